@@ -1,0 +1,17 @@
+/**
+ * `@sift/backend`: the one place in Sift that knows about devices. Libraries never import it; applications call
+ * `initBackend()` once, before any tensor work.
+ * @packageDocumentation
+ */
+export { initBackend, disposeBackend, defaultPreference } from './init.js';
+export { describeEnvironment } from './describe.js';
+export { BackendError, type BackendErrorCode } from './errors.js';
+export {
+  BACKEND_NAMES,
+  type BackendName,
+  type BackendInfo,
+  type BackendAttempt,
+  type BackendStatus,
+  type EnvironmentReport,
+  type InitBackendOptions,
+} from './types.js';

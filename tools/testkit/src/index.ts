@@ -1,0 +1,6 @@
+/**
+ * `@sift/testkit`: helpers for Sift's own tests (private, never published).
+ * @packageDocumentation
+ */
+export { runReadmeExample } from './readme.js';
+export { skipBecause } from './skip.js';
