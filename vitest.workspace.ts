@@ -36,17 +36,30 @@ export const siftAliases: { find: RegExp; replacement: string }[] = packages
     { find: new RegExp(`^${p.pkgName}/testing$`), replacement: join(root, p.dir, 'src/testing.ts') },
   ]);
 
-export const projects: TestProjectInlineConfiguration[] = packages.map((p) => ({
-  resolve: { alias: siftAliases },
-  test: {
-    name: p.name,
-    root: join(root, p.dir),
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    environment: 'node',
-    pool: 'forks',
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-  },
-}));
+/** Packages whose tests start their own backends (so no setup file picks one first). */
+const SELF_STARTING = new Set(['backend']);
+
+/** Packages whose tests run a second time on tfjs's cpu backend, the reference kernels (STYLE.md: a wasm run plus a rerun). */
+const CPU_RERUN = new Set(['tensor-core']);
+
+function project(p: Pkg, backend: 'wasm' | 'cpu'): TestProjectInlineConfiguration {
+  return {
+    resolve: { alias: siftAliases },
+    test: {
+      name: backend === 'wasm' ? p.name : `${p.name} (${backend})`,
+      root: join(root, p.dir),
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      environment: 'node',
+      pool: 'forks',
+      testTimeout: 120_000,
+      hookTimeout: 120_000,
+      env: { SIFT_TEST_BACKEND: backend },
+      setupFiles: SELF_STARTING.has(p.name) ? [] : [join(root, 'tools/vitest/setup-backend.ts')],
+    },
+  };
+}
+
+export const projects: TestProjectInlineConfiguration[] = packages.flatMap((p) =>
+  CPU_RERUN.has(p.name) ? [project(p, 'wasm'), project(p, 'cpu')] : [project(p, 'wasm')]);
 
 export default projects;

@@ -10,7 +10,7 @@ describe('the sift binary', () => {
   it('bin/sift.js doctor --json runs from the built dist', () => {
     // `pnpm test` builds (tsc -b) before vitest runs.
     expect(existsSync(`${pkgDir}/dist/index.js`), 'dist/ is missing: run `pnpm build` first').toBe(true);
-    const r = spawnSync(process.execPath, [`${pkgDir}/bin/sift.js`, 'doctor', '--json'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [`${pkgDir}/bin/sift.js`, '--json', 'doctor'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as { defaultBackend?: string };
     expect(report.defaultBackend).toBeDefined();

@@ -11,7 +11,7 @@ function capture(): Output & { stdout: string[]; stderr: string[] } {
 describe('sift CLI', () => {
   it('doctor --json reports every backend and a default that starts', async () => {
     const io = capture();
-    const code = await main(['node', 'sift', 'doctor', '--json'], io);
+    const code = await main(['node', 'sift', '--json', 'doctor'], io);
     expect(code).toBe(0);
     const report = JSON.parse(io.stdout.join('\n')) as { backends: { name: string; available: boolean }[]; defaultBackend: string };
     expect(report.backends.map((b) => b.name)).toEqual(['cuda', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
@@ -28,11 +28,17 @@ describe('sift CLI', () => {
     expect(text).toMatch(/Default backend: \w+/);
   });
 
-  it('an unknown command is an error with the help hint, exit code 1', async () => {
+  it('an unknown command is a usage error with the help hint, exit code 2', async () => {
     const io = capture();
     const code = await main(['node', 'sift', 'frobnicate'], io);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(io.stderr.join('\n')).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('a bad global option is a usage error naming the valid values', async () => {
+    const io = capture();
+    expect(await main(['node', 'sift', '--backend', 'tpu', 'doctor'], io)).toBe(2);
+    expect(io.stderr.join('\n')).toMatch(/--backend must be one of auto, cuda, tensorflow, webgpu, wasm, cpu, got "tpu"/);
   });
 
   it('--help lists doctor', async () => {

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDoctor } from './commands/doctor.js';
+import { applyConfigSection, commandPath, loadConfig, sectionFor, UsageError, type ConfigFile } from './config.js';
+import { addGlobalOptions, createContext } from './context.js';
 import { processOutput, type Output } from './ui/output.js';
 
 /**
@@ -12,12 +14,28 @@ export function buildProgram(io: Output, setExit: (code: number) => void): Comma
     .configureOutput({ writeOut: (s) => { io.out(s.trimEnd()); }, writeErr: (s) => { io.err(s.trimEnd()); } })
     .exitOverride()
     .showHelpAfterError();
-  registerDoctor(program, io, setExit);
+  addGlobalOptions(program);
+  // Options from --config: the file's top level fills global options, its sections fill each command's.
+  program.hook('preAction', (root, action) => {
+    const file = root.opts<{ config?: string }>().config;
+    if (file === undefined) return;
+    const config: ConfigFile = loadConfig(file);
+    const globals: Record<string, unknown> = {};
+    for (const o of root.options) {
+      const k = o.attributeName();
+      if (k in config) globals[k] = config[k];
+    }
+    applyConfigSection(root, globals, file);
+    applyConfigSection(action, sectionFor(config, commandPath(action)), file);
+  });
+  const ctx = createContext(program, io, setExit);
+  registerDoctor(program, ctx);
   return program;
 }
 
 /**
- * Runs the CLI on `argv` (as `process.argv`: node, script, args...) and returns the exit code.
+ * Runs the CLI on `argv` (as `process.argv`: node, script, args...) and returns the exit code: 0 success, 1 a failure
+ * while running, 2 a usage error (bad flag, bad config file).
  * @example await main(['node', 'sift', 'doctor', '--json'])
  */
 export async function main(argv: readonly string[], io: Output = processOutput): Promise<number> {
@@ -27,8 +45,12 @@ export async function main(argv: readonly string[], io: Output = processOutput):
     await program.parseAsync([...argv]);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version exit through here with code 0.
-      return err.exitCode;
+      // --help and --version exit through here with code 0; unknown commands and bad flags with 1.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError) {
+      io.err(`sift: ${err.message}`);
+      return 2;
     }
     io.err(`sift: ${err instanceof Error ? err.message : String(err)}`);
     return 1;

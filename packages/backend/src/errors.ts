@@ -1,7 +1,10 @@
 import type { BackendAttempt, BackendName } from './types.js';
 
-/** Error codes of `BackendError`. */
-export type BackendErrorCode = 'E_BACKEND_UNKNOWN' | 'E_BACKEND_UNAVAILABLE';
+/**
+ * Error codes of `BackendError`: an unknown backend name, no backend could start, or an invalid option value
+ * (e.g. `threads: 0`).
+ */
+export type BackendErrorCode = 'E_BACKEND_UNKNOWN' | 'E_BACKEND_UNAVAILABLE' | 'E_BACKEND_OPTION';
 
 /**
  * A backend could not start. `attempts` lists each backend that was tried with its reason and fix, so callers

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendLoader } from './backends/loader.js';
 import { LOADERS } from './backends/registry.js';
+import { checkThreadsOption } from './backends/wasm-options.js';
 import { BackendError, formatAttempts, LoaderFailure, messageOf } from './errors.js';
 import { isNode } from './platform.js';
 import { BACKEND_NAMES, type BackendAttempt, type BackendInfo, type BackendName, type InitBackendOptions } from './types.js';
@@ -61,12 +62,14 @@ export async function activate(loader: BackendLoader): Promise<void> {
  * const info = await initBackend({ prefer: ['wasm', 'cpu'] });
  * console.log(info.name, info.device, info.threads);
  * ```
- * @throws BackendError `E_BACKEND_UNKNOWN` for a name that is not a backend; `E_BACKEND_UNAVAILABLE` when none of
- *   `prefer` can start, listing each reason and what to install.
+ * @throws BackendError `E_BACKEND_UNKNOWN` for a name that is not a backend; `E_BACKEND_OPTION` for an invalid option
+ *   value (`threads` not an integer in [1, 64]); `E_BACKEND_UNAVAILABLE` when none of `prefer` can start, listing
+ *   each reason and what to install.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const prefer = options.prefer ?? defaultPreference();
   validateNames(prefer);
+  checkThreadsOption(options.threads);
   const explicit = prefer.length === 1;
   const fallbacks: BackendAttempt[] = [];
   for (const name of prefer) {

@@ -25,6 +25,12 @@ export interface BackendInfo {
   simd: boolean;
   /** Worker threads the backend computes with (1 for single-threaded wasm and cpu). */
   threads: number;
+  /**
+   * wasm only: why `threads` is lower than asked for (or than the default), e.g. the threaded binary could not start
+   * and the single-threaded SIMD binary runs instead, tfjs's cap of 8 threads, a browser page that is not
+   * cross-origin isolated, or a wasm backend already started earlier in this process. Absent when there is nothing to say.
+   */
+  threadsReason?: string;
   /** Whether the device is a software emulation of a GPU (e.g. SwiftShader): correct but slow. */
   software: boolean;
   /** Backends tried before this one, in order, each with the reason it did not start. Empty when the first choice started. */
@@ -62,6 +68,14 @@ export interface InitBackendOptions {
    * Node finds them inside the package.
    */
   wasmPaths?: string;
+  /**
+   * wasm only: threads for XNNPACK's pool, an integer from 1 to 64 (tfjs-backend-wasm uses at most 8).
+   * `1` runs the single-threaded SIMD binary with no workers. Default: in Node, `min(logical CPUs, 8)` on the
+   * threaded-SIMD binary (Sift makes it start under Node; if it cannot, the single-threaded binary runs and
+   * `BackendInfo.threadsReason` says why); in the browser, tfjs's own choice, which needs a cross-origin isolated page.
+   * The count is fixed when the wasm backend first starts in a process (or after `disposeBackend('wasm')`).
+   */
+  threads?: number;
 }
 
 /** One row of `describeEnvironment()`. */

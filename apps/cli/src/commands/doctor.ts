@@ -1,5 +1,6 @@
 import { describeEnvironment, type EnvironmentReport } from '@sift/backend';
 import type { Command } from 'commander';
+import type { CommandContext } from '../context.js';
 import type { Output } from '../ui/output.js';
 import { formatTable } from '../ui/table.js';
 
@@ -40,14 +41,13 @@ export async function runDoctor(options: DoctorOptions, io: Output): Promise<num
 }
 
 /** Registers `sift doctor` on the program. */
-export function registerDoctor(program: Command, io: Output, setExit: (code: number) => void): void {
+export function registerDoctor(program: Command, ctx: CommandContext): void {
   program
     .command('doctor')
     .description('Show which compute backends can start here, their devices, and how to enable the others.')
-    .option('--json', 'print the report as JSON')
     .option('--vulkan-icd <path>', 'Vulkan ICD manifest for WebGPU in Node (e.g. /usr/lib/chromium/vk_swiftshader_icd.json)')
-    .addHelpText('after', '\nExamples:\n  $ sift doctor\n  $ sift doctor --json\n  $ sift doctor --vulkan-icd /usr/lib/chromium/vk_swiftshader_icd.json')
-    .action(async (opts: DoctorOptions) => {
-      setExit(await runDoctor(opts, io));
+    .addHelpText('after', '\nExamples:\n  $ sift doctor\n  $ sift --json doctor\n  $ sift doctor --vulkan-icd /usr/lib/chromium/vk_swiftshader_icd.json')
+    .action(async (opts: { vulkanIcd?: string }) => {
+      ctx.setExit(await runDoctor({ ...opts, json: ctx.globals().json }, ctx.io));
     });
 }
