@@ -37,7 +37,7 @@ export const siftAliases: { find: RegExp; replacement: string }[] = packages
   ]);
 
 /** Packages whose tests start their own backends (so no setup file picks one first). */
-const SELF_STARTING = new Set(['backend']);
+const SELF_STARTING = new Set(['backend', 'pack-check']);
 
 /** Packages whose tests run a second time on tfjs's cpu backend, the reference kernels (STYLE.md: a wasm run plus a rerun). */
 const CPU_RERUN = new Set(['tensor-core']);
@@ -62,4 +62,3 @@ function project(p: Pkg, backend: 'wasm' | 'cpu'): TestProjectInlineConfiguratio
 export const projects: TestProjectInlineConfiguration[] = packages.flatMap((p) =>
   CPU_RERUN.has(p.name) ? [project(p, 'wasm'), project(p, 'cpu')] : [project(p, 'wasm')]);
 
-export default projects;

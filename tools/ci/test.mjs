@@ -24,6 +24,7 @@ const failures = [];
 if (!step('typecheck + build', process.execPath, [join(root, 'tools/ci/typecheck.mjs')])) failures.push('typecheck');
 // Lint after the build: benchmarks and apps see other packages through their built .d.ts files.
 if (!extra.includes('--no-lint') && !step('lint', bin('eslint'), ['.'])) failures.push('lint');
+if (!extra.includes('--no-lint') && !step('knip (unused files, exports, dependencies)', bin('knip'), ['--no-progress'])) failures.push('knip');
 
 const dir = mkdtempSync(join(tmpdir(), 'sift-vitest-'));
 const report = join(dir, 'report.json');

@@ -44,15 +44,6 @@ export function parseIntOption(name: string): (value: string) => number {
   };
 }
 
-/** Parses a number option. */
-export function parseNumberOption(name: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isFinite(n)) throw new UsageError(`${name} must be a number, got "${value}"`);
-    return n;
-  };
-}
-
 /** Builds the context for a program whose global options are defined by `addGlobalOptions`. */
 export function createContext(program: Command, io: Output, setExit: (code: number) => void): CommandContext {
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();

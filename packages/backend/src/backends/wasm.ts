@@ -7,7 +7,7 @@ import { TFJS_WASM_MAX_THREADS } from './wasm-options.js';
 import type { WasmBackendFactory } from './wasm-threads.js';
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
-type WasmThreadsModule = typeof import('./wasm-threads.js');
+type StartThreadedWasm = typeof import('./wasm-threads.js').startThreadedWasm;
 
 /** tfjs-backend-wasm's own registration priority (`WASM_PRIORITY`), kept when Sift wraps its factory. */
 const TFJS_WASM_PRIORITY = 2;
@@ -40,13 +40,13 @@ function wasmStarted(): boolean {
  * threaded-SIMD binary (`startThreadedWasm`); if that fails at any step, it says why and starts tfjs's default
  * single-threaded SIMD binary explicitly, from a clean state. One thread is tfjs's own path, unchanged.
  */
-async function startWasm(original: WasmBackendFactory, threadsModule: WasmThreadsModule): Promise<tf.KernelBackend> {
+async function startWasm(original: WasmBackendFactory, startThreadedWasm: StartThreadedWasm): Promise<tf.KernelBackend> {
   const mod = await loadWasm();
   const wanted = plan;
   startReason = wanted.reason;
   if (wanted.threads > 1) {
     try {
-      const started = await threadsModule.startThreadedWasm(original, mod, wanted.threads);
+      const started = await startThreadedWasm(original, mod, wanted.threads);
       startReason = started.reason;
       return started.backend;
     } catch (err) {
@@ -68,8 +68,8 @@ async function installFactory(): Promise<void> {
       "import '@tensorflow/tfjs-backend-wasm' once more, or restart the process");
   }
   if (current === factories?.wrapper) return;
-  const threadsModule = await import('./wasm-threads.js');
-  const wrapper: WasmBackendFactory = () => startWasm(current, threadsModule);
+  const { startThreadedWasm } = await import('./wasm-threads.js');
+  const wrapper: WasmBackendFactory = () => startWasm(current, startThreadedWasm);
   factories = { original: current, wrapper };
   tf.removeBackend('wasm');
   tf.registerBackend('wasm', wrapper, TFJS_WASM_PRIORITY);

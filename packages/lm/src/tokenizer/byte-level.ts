@@ -47,11 +47,6 @@ export function tokenStringToBytes(token: string): Uint8Array | undefined {
   return out;
 }
 
-/** Bytes -> the byte-level token string. */
-export function bytesToTokenString(bytes: ArrayLike<number>): string {
-  return Array.from(bytes, (b) => BYTE_TO_CHAR[b]).join('');
-}
-
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 

@@ -20,11 +20,6 @@ export function kaimingUniform(fanIn: number): Init {
   return { bound: 1 / Math.sqrt(Math.max(1, fanIn)) };
 }
 
-/** True when an `Init` needs random numbers. */
-export function isRandomInit(init: Init): boolean {
-  return typeof init !== 'string';
-}
-
 function checkInit(where: string, init: Init): void {
   const bad = (why: string): never => {
     throw new SiftError('E_CONFIG', `${where}: invalid init ${JSON.stringify(init)}: ${why}. Use 'zeros', 'ones', ` +

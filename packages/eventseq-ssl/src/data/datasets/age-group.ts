@@ -6,7 +6,6 @@
  * - `train_target.csv`: `client_id,bins` (4 age groups, 0..3);
  * - optionally `transactions_test.csv` (same columns, clients without labels).
  */
-import { join } from 'node:path';
 import { runIngest, relationOf, type IngestResult } from '../ingest.js';
 import type { EventSchema } from '../schema.js';
 import { dbOptions, requireFile, withCommon, type DatasetLoadOptions } from './common.js';
@@ -29,12 +28,13 @@ const LAYOUT = 'transactions_train.csv (client_id,trans_date,small_group,amount_
  * const { store, report } = await loadAgeGroup({ dir: 'data/age-pred' });
  */
 export async function loadAgeGroup(options: DatasetLoadOptions & { includeTest?: boolean }): Promise<IngestResult> {
-  const events = [join(options.dir, 'transactions_train.csv')];
-  const target = join(options.dir, 'train_target.csv');
+  const path = await import('node:path'); // Node only: loaded on call, so the package bundles for browsers
+  const events = [path.join(options.dir, 'transactions_train.csv')];
+  const target = path.join(options.dir, 'train_target.csv');
   await requireFile(events[0], 'Age group', LAYOUT);
   await requireFile(target, 'Age group', LAYOUT);
   if (options.includeTest === true) {
-    events.push(join(options.dir, 'transactions_test.csv'));
+    events.push(path.join(options.dir, 'transactions_test.csv'));
     await requireFile(events[1], 'Age group', `${LAYOUT}, plus transactions_test.csv with includeTest`);
   }
   return runIngest(withCommon({

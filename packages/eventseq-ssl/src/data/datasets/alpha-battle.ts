@@ -7,7 +7,6 @@
  *   log-normalised columns from `bin/make-datasets-spark.sh`);
  * - `train_target.csv` with `app_id,product,flag`.
  */
-import { join } from 'node:path';
 import { relationOf, runIngest, type IngestResult } from '../ingest.js';
 import type { EventSchema, FieldSpec } from '../schema.js';
 import { dbOptions, requireFile, withCommon, type DatasetLoadOptions } from './common.js';
@@ -34,12 +33,13 @@ const LAYOUT = 'train_transactions_contest/part_*.parquet (app_id, amnt, currenc
  * const { store } = await loadAlphaBattle({ dir: 'data/alpha-battle' });
  */
 export async function loadAlphaBattle(options: DatasetLoadOptions): Promise<IngestResult> {
-  const parts = join(options.dir, 'train_transactions_contest');
-  const target = join(options.dir, 'train_target.csv');
+  const path = await import('node:path'); // Node only: loaded on call, so the package bundles for browsers
+  const parts = path.join(options.dir, 'train_transactions_contest');
+  const target = path.join(options.dir, 'train_target.csv');
   await requireFile(parts, 'Alpha Battle', LAYOUT);
   await requireFile(target, 'Alpha Battle', LAYOUT);
   return runIngest(withCommon({
-    events: relationOf({ path: join(parts, 'part_*.parquet'), format: 'parquet' }, 'Alpha Battle events'),
+    events: relationOf({ path: path.join(parts, 'part_*.parquet'), format: 'parquet' }, 'Alpha Battle events'),
     schema: ALPHA_BATTLE_SCHEMA,
     labels: { relation: relationOf({ path: target, format: 'csv' }, 'Alpha Battle labels'), entity: 'app_id', columns: ['flag', 'product'] },
   }, options), dbOptions(options));

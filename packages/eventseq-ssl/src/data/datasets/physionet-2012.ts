@@ -10,7 +10,6 @@
  * Static descriptors are repeated on every event of the stay. Several values of one variable at one time are averaged
  * (counted in `report.preprocessing.mergedMeasurements`); unknown parameters and unparsable values are counted too.
  */
-import { join } from 'node:path';
 import { ident, lit, num, type Db } from '../duckdb.js';
 import { relationOf, requireColumns, runIngest, type IngestResult } from '../ingest.js';
 import type { EventSchema, FieldSpec } from '../schema.js';
@@ -46,12 +45,13 @@ const LAYOUT = 'set-a/<RecordID>.txt files (Time,Parameter,Value with HH:MM time
  * report.emptySequences; // stays with descriptors only
  */
 export async function loadPhysioNet2012(options: DatasetLoadOptions & { set?: string; labels?: readonly string[] }): Promise<IngestResult> {
+  const path = await import('node:path'); // Node only: loaded on call, so the package bundles for browsers
   const set = options.set ?? 'a';
-  const folder = join(options.dir, `set-${set}`);
-  const outcomes = join(options.dir, `Outcomes-${set}.txt`);
+  const folder = path.join(options.dir, `set-${set}`);
+  const outcomes = path.join(options.dir, `Outcomes-${set}.txt`);
   await requireFile(folder, 'PhysioNet 2012', LAYOUT);
   await requireFile(outcomes, 'PhysioNet 2012', LAYOUT);
-  const raw = relationOf({ path: join(folder, '*.txt'), format: 'csv' }, 'PhysioNet 2012 records');
+  const raw = relationOf({ path: path.join(folder, '*.txt'), format: 'csv' }, 'PhysioNet 2012 records');
   raw.sql = raw.sql.replace(/\)$/, ', filename = true)');
   const prepare = async (db: Db): Promise<Record<string, number>> => {
     await requireColumns(db, raw, [{ column: 'Time', role: 'time' }, { column: 'Parameter', role: 'parameter' }, { column: 'Value', role: 'value' }]);

@@ -6,7 +6,6 @@
  * ptls uses cl_id, TRDATETIME as event time, categories mcc/channel_type/currency/trx_category, log amount, and the
  * targets target_flag and target_sum (`make-datasets-spark.sh`). `test.csv` has the same columns without targets.
  */
-import { join } from 'node:path';
 import { ident } from '../duckdb.js';
 import { relationOf, runIngest, type IngestResult } from '../ingest.js';
 import type { EventSchema } from '../schema.js';
@@ -37,11 +36,12 @@ const LAYOUT = 'train.csv (PERIOD,cl_id,MCC,channel_type,currency,TRDATETIME,amo
  * const { store } = await loadRosbank({ dir: 'data/rosbank' });
  */
 export async function loadRosbank(options: DatasetLoadOptions & { includeTest?: boolean }): Promise<IngestResult> {
-  const train = join(options.dir, 'train.csv');
+  const path = await import('node:path'); // Node only: loaded on call, so the package bundles for browsers
+  const train = path.join(options.dir, 'train.csv');
   await requireFile(train, 'Rosbank churn', LAYOUT);
   const files = [train];
   if (options.includeTest === true) {
-    files.push(join(options.dir, 'test.csv'));
+    files.push(path.join(options.dir, 'test.csv'));
     await requireFile(files[1], 'Rosbank churn', `${LAYOUT}, plus test.csv with includeTest`);
   }
   // union_by_name: test.csv lacks the target columns.
