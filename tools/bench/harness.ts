@@ -32,3 +32,55 @@ export async function medianMs(fn: () => unknown, { warmup = 1, repeats = 5 } = 
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)] ?? Number.NaN;
 }
+
+/** What a Python reference run returned: its parsed JSON output, or why there is none. */
+export type PythonResult<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const PYTHON = '/usr/bin/python3';
+let pythonReady: PythonResult<null> | undefined;
+
+/**
+ * Makes sure Debian's Python with torch and numpy (and OpenBLAS) is there for same-run references, installing the
+ * Debian packages with apt-get when they are missing and this process may (root, or passwordless sudo). Says why
+ * when it cannot, instead of failing: the benchmark then reports its row without a reference.
+ */
+export async function ensurePythonTorch(): Promise<PythonResult<null>> {
+  if (pythonReady !== undefined) return pythonReady;
+  const { spawnSync } = await import('node:child_process');
+  const probe = (): boolean => spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
+  if (probe()) return (pythonReady = { ok: true, value: null });
+  const pkgs = ['python3-torch', 'python3-numpy', 'libopenblas0-pthread'];
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const cmd = asRoot ? ['apt-get'] : ['sudo', '-n', 'apt-get'];
+  process.stderr.write(`bench: ${PYTHON} lacks torch/numpy; installing ${pkgs.join(' ')} with apt-get ...\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = spawnSync(cmd[0], [...cmd.slice(1), 'update', '-qq'], { stdio: 'inherit', env });
+  const install = update.status === 0 ? spawnSync(cmd[0], [...cmd.slice(1), 'install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env }) : update;
+  if (install.status === 0 && probe()) return (pythonReady = { ok: true, value: null });
+  const reason = `PyTorch reference unavailable: ${PYTHON} with torch/numpy is missing and apt-get install ${pkgs.join(' ')} ` +
+    `failed${install.error === undefined ? '' : ` (${install.error.message})`}; install them to get the reference column`;
+  process.stderr.write(`bench: ${reason}\n`);
+  return (pythonReady = { ok: false, reason });
+}
+
+/**
+ * Runs a Python reference script with Debian's interpreter (after `ensurePythonTorch`) and parses the last stdout
+ * line as JSON. `threads` sets OMP/OpenBLAS threads (default: all cores, as PyTorch would use).
+ */
+export async function runPython<T>(script: string, args: readonly string[] = [], threads?: number): Promise<PythonResult<T>> {
+  const ready = await ensurePythonTorch();
+  if (!ready.ok) return ready;
+  const { spawnSync } = await import('node:child_process');
+  const env = threads === undefined ? process.env : { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  const r = spawnSync(PYTHON, [script, ...args], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
+  if (r.status !== 0) {
+    const last = (r.stderr || '').trim().split('\n').pop() ?? '';
+    return { ok: false, reason: `python ${script} failed (exit ${String(r.status)}): ${last}` };
+  }
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return { ok: true, value: JSON.parse(line) as T };
+  } catch {
+    return { ok: false, reason: `python ${script} printed no JSON on its last line: ${line.slice(0, 200)}` };
+  }
+}

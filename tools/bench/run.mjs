@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // `pnpm bench`: builds, runs every packages/*/bench/*.bench.ts and apps/*/bench/*.bench.ts in its own process, and
 // prints one table: Sift's figure, the reference measured in the same run, and the ratio (>1 means Sift is better).
-// Usage: pnpm bench [filter]   (only files whose path contains `filter`)
+// Usage: pnpm bench [filter] [--write]   (only files whose path contains `filter`; --write also records the table
+// with the machine it ran on in BENCHMARKS.md)
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
-const filter = process.argv[2] ?? '';
+const args = process.argv.slice(2);
+const write = args.includes('--write');
+const filter = args.find((a) => !a.startsWith('--')) ?? '';
 const build = spawnSync(join(root, 'node_modules/.bin/tsc'), ['-b', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(1);
 
@@ -40,7 +44,9 @@ for (const file of selected) {
 const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
 const table = rows.map((r) => {
   const ratio = r.higherIsBetter ? r.value / r.referenceValue : r.referenceValue / r.value;
-  return [r.name, `${fmt(r.value)} ${r.unit}`, r.reference, `${fmt(r.referenceValue)} ${r.unit}`, `${ratio.toFixed(2)}x`];
+  // A row whose reference could not be measured (e.g. no PyTorch) carries NaN and the reason as its reference.
+  const known = Number.isFinite(r.referenceValue);
+  return [r.name, `${fmt(r.value)} ${r.unit}`, r.reference, known ? `${fmt(r.referenceValue)} ${r.unit}` : 'n/a', known ? `${ratio.toFixed(2)}x` : 'n/a'];
 });
 const header = ['benchmark', 'sift', 'reference', 'reference value', 'ratio (>1: sift better)'];
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
@@ -48,6 +54,31 @@ const print = (cells) => process.stdout.write(`${cells.map((c, i) => c.padEnd(wi
 print(header);
 print(widths.map((w) => '-'.repeat(w)));
 for (const t of table) print(t);
+if (write) {
+  const python = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy; print(torch.__version__, numpy.__version__)'], { encoding: 'utf8' });
+  const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
+  const machine = [
+    `- date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    `- CPU: ${cpuModel}, ${cpus().length} logical cores; memory ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    `- Node ${process.version}; tfjs ${JSON.parse(readFileSync(join(root, 'node_modules/.pnpm/node_modules/@tensorflow/tfjs-core/package.json'), 'utf8')).version}`,
+    `- references: ${python.status === 0 ? `PyTorch ${python.stdout.trim().split(' ')[0]}, numpy ${python.stdout.trim().split(' ')[1]} (Debian, OpenBLAS)` : 'PyTorch/numpy not installed'}`,
+    filter === '' ? '- all benchmark files' : `- only files matching "${filter}"`,
+  ];
+  const md = [
+    '# Benchmarks', '',
+    'Written by `pnpm bench --write`. Each row puts Sift\'s figure beside a reference measured in the same run on the same',
+    'machine (these machines are noisy: compare ratios, not absolute figures across runs). Ratio > 1: Sift is better.', '',
+    '## Machine', '', ...machine, '',
+    '## Results', '',
+    `| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`,
+    ...table.map((t) => `| ${t.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+    ...(failed > 0 ? ['', `${failed} benchmark file(s) failed in this run.`] : []), '',
+  ].join('\n');
+  const out = join(root, 'BENCHMARKS.md');
+  writeFileSync(`${out}.tmp`, md);
+  renameSync(`${out}.tmp`, out);
+  process.stdout.write(`\nwrote ${relative(process.cwd(), out) || 'BENCHMARKS.md'}\n`);
+}
 if (failed > 0) {
   process.stdout.write(`\n${failed} benchmark file(s) failed\n`);
   process.exit(1);

@@ -1,7 +1,11 @@
-// Matmul and matvec throughput of the default backend (wasm) against the cpu backend, measured in the same run.
+// Matmul and matvec throughput of the default backend (wasm) against the cpu backend and against numpy/PyTorch
+// (OpenBLAS) on the same machine, all measured in the same run.
+import { fileURLToPath } from 'node:url';
 import { initBackend, type BackendName } from '@sift/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import { medianMs, type BenchRow } from '../../../tools/bench/harness.js';
+import { medianMs, runPython, type BenchRow } from '../../../tools/bench/harness.js';
+
+const MATMUL_REF = fileURLToPath(new URL('../../../tools/bench/matmul_ref.py', import.meta.url));
 
 async function gflops(backend: BackendName, m: number, k: number, n: number): Promise<{ gflops: number; threads: number }> {
   const info = await initBackend({ prefer: [backend] });
@@ -16,6 +20,8 @@ async function gflops(backend: BackendName, m: number, k: number, n: number): Pr
   return { gflops: (2 * m * k * n) / (ms * 1e6), threads: info.threads };
 }
 
+const threadsLabel = (n: number): string => `${String(n)} thread${n === 1 ? '' : 's'}`;
+
 export default async function bench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const [label, m, k, n] of [['matmul 512^3', 512, 512, 512], ['matvec [1,2048]x[2048,2048]', 1, 2048, 2048]] as const) {
@@ -23,9 +29,20 @@ export default async function bench(): Promise<BenchRow[]> {
     const cpu = await gflops('cpu', m, k, n);
     // wasm runs with its default thread count (Node: min(logical CPUs, 8)); threads.bench.ts compares thread counts.
     rows.push({
-      name: `${label} (wasm, ${String(wasm.threads)} thread${wasm.threads === 1 ? '' : 's'})`, value: wasm.gflops, unit: 'GFLOP/s',
+      name: `${label} (wasm, ${threadsLabel(wasm.threads)})`, value: wasm.gflops, unit: 'GFLOP/s',
       reference: 'tfjs cpu backend', referenceValue: cpu.gflops, higherIsBetter: true,
     });
+  }
+  // Against OpenBLAS on the same cores (wasm on its default thread count; threads.bench.ts compares 1 vs N threads).
+  const size = 1024;
+  const all = await gflops('wasm', size, size, size);
+  const ref = await runPython<{ numpy: number; torch: number; torchVersion: string }>(MATMUL_REF, [String(size), String(size), String(size), '7']);
+  const name = `matmul ${String(size)}^3 (wasm, ${threadsLabel(all.threads)})`;
+  if (ref.ok) {
+    rows.push({ name, value: all.gflops, unit: 'GFLOP/s', reference: `PyTorch ${ref.value.torchVersion} (OpenBLAS, all cores)`, referenceValue: ref.value.torch, higherIsBetter: true });
+    rows.push({ name, value: all.gflops, unit: 'GFLOP/s', reference: 'numpy (OpenBLAS, all cores)', referenceValue: ref.value.numpy, higherIsBetter: true });
+  } else {
+    rows.push({ name, value: all.gflops, unit: 'GFLOP/s', reference: ref.reason, referenceValue: Number.NaN, higherIsBetter: true });
   }
   return rows;
 }

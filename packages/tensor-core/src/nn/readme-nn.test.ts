@@ -1,31 +1,12 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runReadmeExample } from '@sift/testkit';
 
 const PKG = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The first ```ts block of the "## nn modules and optimizers" section, of README.md. */
-function nnExample(): string {
-  for (const name of ['README.md']) {
-    const path = join(PKG, name);
-    if (!existsSync(path)) continue;
-    const text = readFileSync(path, 'utf8');
-    const at = text.indexOf('## nn modules and optimizers');
-    if (at < 0) continue;
-    const match = /```ts\n([\s\S]*?)```/.exec(text.slice(at));
-    if (match?.[1] !== undefined) return match[1];
-  }
-  throw new Error('no "## nn modules and optimizers" section with a ```ts block in README.md');
-}
-
 describe('README nn section', () => {
   it('the first example runs as written', async () => {
-    const dir = join(PKG, '.readme');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `nn-example-${process.env.SIFT_TEST_BACKEND ?? 'wasm'}.ts`); // one per project: they run in parallel
-    writeFileSync(file, nnExample());
-    const mod = (await import(/* @vite-ignore */ `${pathToFileURL(file).href}?t=${Date.now()}`)) as Record<string, unknown>;
+    const mod = (await runReadmeExample(PKG, { section: '## nn modules and optimizers' }));
     expect(mod.names).toEqual(['attn.q_proj', 'attn.k_proj', 'attn.v_proj', 'attn.o_proj', 'c_fc', 'c_proj']);
     const losses = mod.losses as number[];
     expect(losses).toHaveLength(40);
