@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `pnpm typecheck`: builds every package with project references (tsc -b, emitting dist/ that the CLI and
-// benchmarks run), then checks the non-emitting configs: each package's bench/ and the tools/ folder.
+// benchmarks run), then checks the non-emitting configs: each package's bench/, the tools/ folder and apps/demo.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ const run = (args) => spawnSync(tsc, args, { cwd: root, stdio: 'inherit' }).stat
 
 let ok = run(['-b', 'tsconfig.json']);
 const extra = [join(root, 'tools/tsconfig.json')];
+// Apps bundled by Vite (apps/demo) have a non-emitting tsconfig that tsc -b does not build: check it here.
+if (existsSync(join(root, 'apps/demo/tsconfig.json'))) extra.push(join(root, 'apps/demo/tsconfig.json'));
 for (const group of ['packages', 'apps']) {
   if (!existsSync(join(root, group))) continue;
   for (const pkg of readdirSync(join(root, group))) {

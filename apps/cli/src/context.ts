@@ -14,6 +14,8 @@ export interface GlobalOptions {
   json: boolean;
   /** No progress bars or informational lines. */
   quiet: boolean;
+  /** Print the stack trace of an error. */
+  verbose: boolean;
   /** wasm threads (default: all cores). */
   threads?: number;
   /** Config file (JSON or YAML). */
@@ -84,5 +86,6 @@ export function addGlobalOptions(program: Command): Command {
     .option('--threads <n>', 'wasm threads (default: all cores)', parseIntOption('--threads'))
     .option('--json', 'print machine-readable JSON on stdout', false)
     .option('--quiet', 'no progress bars or informational lines', false)
+    .option('--verbose', 'print stack traces of errors', false)
     .option('--config <file>', 'read options from a JSON or YAML file (flags win)');
 }

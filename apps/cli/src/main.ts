@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerDoctor } from './commands/doctor.js';
+import { registerEval } from './commands/eval.js';
+import { registerEventseq } from './commands/eventseq.js';
+import { registerLm } from './commands/lm.js';
 import { applyConfigSection, commandPath, loadConfig, sectionFor, UsageError, type ConfigFile } from './config.js';
 import { addGlobalOptions, createContext } from './context.js';
 import { processOutput, type Output } from './ui/output.js';
@@ -30,6 +33,9 @@ export function buildProgram(io: Output, setExit: (code: number) => void): Comma
   });
   const ctx = createContext(program, io, setExit);
   registerDoctor(program, ctx);
+  registerLm(program, ctx);
+  registerEventseq(program, ctx);
+  registerEval(program, ctx);
   return program;
 }
 
@@ -52,7 +58,9 @@ export async function main(argv: readonly string[], io: Output = processOutput):
       io.err(`sift: ${err.message}`);
       return 2;
     }
+    // One clear sentence (library errors name the problem and the fix); the stack only with --verbose.
     io.err(`sift: ${err instanceof Error ? err.message : String(err)}`);
+    if (program.opts<{ verbose?: boolean }>().verbose === true && err instanceof Error && err.stack !== undefined) io.err(err.stack);
     return 1;
   }
   return code;

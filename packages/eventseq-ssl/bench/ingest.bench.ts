@@ -1,6 +1,8 @@
 // Ingestion throughput and memory: `ingestEvents` on a generated 1M-row CSV in the Age group layout, against DuckDB
 // alone reading the same file and grouping it by client (read_csv + GROUP BY into lists), measured in the same run.
 // Sizes live in SIZES below. Run: pnpm bench ingest (or npx tsx tools/bench/run-one.ts packages/eventseq-ssl/bench/ingest.bench.ts).
+// The issue asks for a 10-million-event CSV; the default is 1M rows so that the benchmark stays well under 2 minutes
+// on 2 cores. SIFT_INGEST_ROWS=10000000 pnpm bench ingest runs the issue's size (clients scale with rows / 100).
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +12,9 @@ import { Rng } from '@sift/tensor-core';
 import { ingestEvents, type EventSchema } from '@sift/eventseq-ssl';
 import type { BenchRow } from '../../../tools/bench/harness.js';
 
-const SIZES = { rows: 1_000_000, clients: 10_000, groups: 200, repeats: 3 };
+const ROWS = Number(process.env.SIFT_INGEST_ROWS ?? 1_000_000);
+if (!Number.isInteger(ROWS) || ROWS < 1000) throw new Error(`SIFT_INGEST_ROWS must be an integer >= 1000, got ${String(process.env.SIFT_INGEST_ROWS)}`);
+const SIZES = { rows: ROWS, clients: Math.max(10, Math.round(ROWS / 100)), groups: 200, repeats: ROWS > 2_000_000 ? 1 : 3 };
 
 const schema: EventSchema = {
   entity: 'client_id',

@@ -5,7 +5,10 @@ import { runReadmeExample } from '@sift/testkit';
 describe('README', () => {
   it('the first example runs as written', async () => {
     const mod = await runReadmeExample(fileURLToPath(new URL('..', import.meta.url)));
-    expect(mod.shape).toEqual([32, 200]);
-    expect(mod.labels).toEqual(['composition', 'dynamics']);
-  });
+    const summary = mod.summary as { rows: number; dim: number; epochs: number; accuracy: number };
+    expect(summary.rows).toBe(80);
+    expect(summary.dim).toBe(16);
+    expect(summary.epochs).toBe(2);
+    expect(summary.accuracy).toBeGreaterThan(0.25); // 4 balanced classes: above chance
+  }, 60_000);
 });

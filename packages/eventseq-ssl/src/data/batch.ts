@@ -196,3 +196,68 @@ export function batchToTensors(batch: PaddedBatch): PaddedBatchTensors {
     },
   };
 }
+
+/** Options of `colesSlices` (ptls `SampleSlices`). */
+export interface ColesSliceOptions {
+  /** Slices (views) per entity. Default 5. */
+  count: number;
+  /** Shortest slice. Default 25 (MLEM Age). */
+  minLength: number;
+  /** Longest slice. Default 200 (MLEM Age). */
+  maxLength: number;
+}
+
+/** Defaults of `ColesSliceOptions` (MLEM's Age training setting: 5 slices of 25–200 events). */
+export const COLES_SLICE_DEFAULTS: Readonly<ColesSliceOptions> = { count: 5, minLength: 25, maxLength: 200 };
+
+/**
+ * CoLES views: for each entity, `count` random contiguous slices. A slice length is uniform in
+ * [minLength, min(maxLength, n)] and its start uniform; a sequence of n ≤ minLength events is repeated whole
+ * (ptls `SampleSlices`). Slices come entity by entity, so row `i * count + j` is view j of `entities[i]`.
+ * @example
+ * const views = batchFromSlices(store, colesSlices(store, [0, 1, 2], { count: 5, minLength: 10, maxLength: 50 }, rng));
+ */
+export function colesSlices(store: SequenceStore, entities: readonly number[], options: Partial<ColesSliceOptions>, rng: Rng): SequenceSlice[] {
+  const o = { ...COLES_SLICE_DEFAULTS, ...options };
+  if (!Number.isInteger(o.count) || o.count < 1) throw new SiftError('E_CONFIG', `colesSlices: count must be an integer >= 1, got ${o.count}.`);
+  if (!Number.isInteger(o.minLength) || o.minLength < 1 || !Number.isInteger(o.maxLength) || o.maxLength < o.minLength) {
+    throw new SiftError('E_CONFIG', `colesSlices: need integers 1 <= minLength <= maxLength, got ${o.minLength} and ${o.maxLength}.`);
+  }
+  const out: SequenceSlice[] = [];
+  for (const entity of entities) {
+    if (!Number.isInteger(entity) || entity < 0 || entity >= store.numEntities) {
+      throw new SiftError('E_CONFIG', `colesSlices: entity ${entity} is outside [0, ${store.numEntities}).`);
+    }
+    const n = store.length(entity);
+    for (let j = 0; j < o.count; j++) {
+      if (n <= o.minLength) {
+        out.push({ entity, start: 0, length: n });
+        continue;
+      }
+      const hi = Math.min(o.maxLength, n);
+      const length = o.minLength + rng.int(hi - o.minLength + 1);
+      out.push({ entity, start: rng.int(n - length + 1), length });
+    }
+  }
+  return out;
+}
+
+/**
+ * Length bucketing: shuffles the entities, sorts each window of `batchSize · bucketWindow` by sequence length and cuts
+ * it into batches, then shuffles the batch order. Sequences of similar length share a batch, so padding is small,
+ * while every epoch still differs. Returns lists of store indices.
+ * @example
+ * for (const ids of lengthBuckets(store, allIds, 64, rng)) train(batchForEntities(store, ids, { maxLen: 200 }));
+ */
+export function lengthBuckets(store: SequenceStore, entities: readonly number[], batchSize: number, rng: Rng, bucketWindow = 20): number[][] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new SiftError('E_CONFIG', `lengthBuckets: batchSize must be an integer >= 1, got ${batchSize}.`);
+  if (!Number.isInteger(bucketWindow) || bucketWindow < 1) throw new SiftError('E_CONFIG', `lengthBuckets: bucketWindow must be an integer >= 1, got ${bucketWindow}.`);
+  const ids = rng.shuffle([...entities]);
+  const window = batchSize * bucketWindow;
+  const batches: number[][] = [];
+  for (let w = 0; w < ids.length; w += window) {
+    const chunk = ids.slice(w, w + window).sort((a, b) => store.length(a) - store.length(b));
+    for (let i = 0; i < chunk.length; i += batchSize) batches.push(chunk.slice(i, i + batchSize));
+  }
+  return rng.shuffle(batches);
+}

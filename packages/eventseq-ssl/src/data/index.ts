@@ -26,7 +26,8 @@ export {
   type SyntheticDataset, type SyntheticLatents, type SyntheticOptions,
 } from './synthetic.js';
 export {
-  BATCH_DEFAULTS, batchForEntities, batchFromSlices, batchToTensors,
+  BATCH_DEFAULTS, batchForEntities, batchFromSlices, batchToTensors, COLES_SLICE_DEFAULTS, colesSlices, lengthBuckets,
+  type ColesSliceOptions,
   type BatchOptions, type PaddedBatch, type PaddedBatchTensors, type SequenceSlice,
 } from './batch.js';
 export {

@@ -1,0 +1,131 @@
+/**
+ * The symmetric per-row uniform grid of GIFT-SW (arXiv:2408.15300, App. A, Eq. 6): for row i of W [out, in],
+ *
+ *     Δ_i = α_i / (2^{b−1} − 1),   Q(w) = Δ_i · clamp(round(w / Δ_i), −2^{b−1}, 2^{b−1} − 1),
+ *
+ * with the clipping value α_i found by a linear grid search α = p · max|w_i| over p = 1.00, 0.99, ... (80 points down to
+ * 0.21) that minimises ‖w_i − Q(w_i)‖², using only the non-salient columns so that outliers do not inflate Δ.
+ * Host code on typed arrays (the grid search is O(out · in · points), milliseconds at these sizes).
+ */
+import { SiftError } from '@sift/tensor-core';
+
+/** Bit widths of the grid. */
+export type QuantBits = 2 | 3 | 4 | 8;
+
+/** The supported bit widths. */
+export const QUANT_BITS: readonly QuantBits[] = [2, 3, 4, 8];
+
+/** Options of the per-row grid (`rowScales`). */
+export interface GridOptions {
+  /** Bits b per weight: 2, 3, 4 or 8. */
+  bits: QuantBits;
+  /** Search the clipping value α by MSE (true) or use α = max|w| (false). */
+  clipSearch: boolean;
+  /** Grid points of the search: p = 1, 1 − 0.01, ..., 1 − 0.01·(points − 1). 80 reaches 0.21 (the reference repo). */
+  gridPoints: number;
+}
+
+/** Defaults of `GridOptions`: 4 bits, MSE clip search over 80 points (p = 1.00 ... 0.21). */
+export const GRID_DEFAULTS: Readonly<GridOptions> = Object.freeze({ bits: 4, clipSearch: true, gridPoints: 80 });
+
+/** Merges `input` over `GRID_DEFAULTS` and validates it (SiftError 'E_CONFIG' naming the field). */
+export function parseGridOptions(input: Partial<GridOptions> = {}, where = 'quantization grid'): GridOptions {
+  const o: GridOptions = { ...GRID_DEFAULTS, ...input };
+  if (!QUANT_BITS.includes(o.bits)) {
+    throw new SiftError('E_CONFIG', `${where}: bits must be one of ${QUANT_BITS.join(', ')}, got ${JSON.stringify(o.bits)}.`);
+  }
+  if (typeof o.clipSearch !== 'boolean') throw new SiftError('E_CONFIG', `${where}: clipSearch must be a boolean.`);
+  if (!(Number.isInteger(o.gridPoints) && o.gridPoints >= 1 && o.gridPoints <= 100)) {
+    throw new SiftError('E_CONFIG', `${where}: gridPoints must be an integer in [1, 100] (p goes down by 0.01 per point), got ${o.gridPoints}.`);
+  }
+  return o;
+}
+
+/** The largest code 2^{b−1} − 1 (the smallest is −2^{b−1}). */
+export function qmax(bits: QuantBits): number {
+  return 2 ** (bits - 1) - 1;
+}
+
+/** Round half to even, as `torch.round` (so the PyTorch cross-check agrees on ties). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x); // halves go up (towards +∞)
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The integer code of w on a grid of step Δ (0 when Δ = 0: an all-zero row). */
+export function quantCode(w: number, delta: number, bits: QuantBits): number {
+  if (delta === 0) return 0;
+  const hi = qmax(bits);
+  const q = roundHalfEven(w / delta);
+  return q > hi ? hi : q < -hi - 1 ? -hi - 1 : q;
+}
+
+/**
+ * The per-row step Δ_i [out] of W [out, in] (row-major), searched on the columns where `skip[j]` is 0.
+ * @param w     [rows, cols] row-major
+ * @param skip  [cols], 1 = salient column (left out of the search), or null
+ */
+export function rowScales(w: ArrayLike<number>, rows: number, cols: number, skip: Uint8Array | null, options: Partial<GridOptions> = {}): Float32Array {
+  const o = parseGridOptions(options, 'rowScales');
+  const hi = qmax(o.bits);
+  const out = new Float32Array(rows);
+  const points = o.clipSearch ? o.gridPoints : 1;
+  const row = new Float64Array(cols); // the row's non-salient values, compact and monomorphic (the hot loop below)
+  for (let i = 0; i < rows; i++) {
+    const base = i * cols;
+    let m = 0;
+    let mx = 0;
+    for (let j = 0; j < cols; j++) {
+      if (skip !== null && skip[j] === 1) continue;
+      const v = w[base + j];
+      row[m++] = v;
+      mx = Math.max(mx, Math.abs(v));
+    }
+    if (mx === 0) continue;
+    let best = Infinity;
+    let bestDelta = mx / hi;
+    for (let s = 0; s < points; s++) {
+      const delta = Math.fround((mx * (1 - 0.01 * s)) / hi);
+      let err = 0;
+      for (let j = 0; j < m; j++) {
+        const v = row[j];
+        let q = roundHalfEven(v / delta);
+        q = q > hi ? hi : q < -hi - 1 ? -hi - 1 : q;
+        const d = v - q * delta;
+        err += d * d;
+      }
+      if (err < best) {
+        best = err;
+        bestDelta = delta;
+      }
+    }
+    out[i] = bestDelta;
+  }
+  return out;
+}
+
+/**
+ * Q(W) on the per-row grid, [rows, cols] row-major (float32), every column quantized.
+ * @param scales Δ [rows]
+ */
+export function fakeQuantize(w: ArrayLike<number>, rows: number, cols: number, scales: ArrayLike<number>, bits: QuantBits): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const d = scales[i];
+    for (let j = 0; j < cols; j++) out[i * cols + j] = quantCode(w[i * cols + j], d, bits) * d;
+  }
+  return out;
+}
+
+/** A 0/1 mask [cols] of the given column indices (checked to be distinct integers in range). */
+export function columnMask(cols: number, indices: ArrayLike<number>, where: string): Uint8Array {
+  const m = new Uint8Array(cols);
+  for (const j of Array.from(indices)) {
+    if (!(Number.isInteger(j) && j >= 0 && j < cols)) {
+      throw new SiftError('E_CONFIG', `${where}: salient column ${j} is out of range [0, ${cols}) (columns are input features of a [out, in] weight).`);
+    }
+    if (m[j] === 1) throw new SiftError('E_CONFIG', `${where}: salient column ${j} is listed twice; pass distinct indices.`);
+    m[j] = 1;
+  }
+  return m;
+}

@@ -1,0 +1,3 @@
+export {
+  GENERATE_DEFAULTS, generate, pickToken, type FinishReason, type GenerateOptions, type GenerateReport,
+} from './generate.js';

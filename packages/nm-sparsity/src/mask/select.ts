@@ -1,0 +1,119 @@
+/**
+ * Host selection kernels on row-major typed arrays: in each group of candidate positions keep the highest scores.
+ * Ties keep the lower index, so masks are deterministic. Salient positions are never candidates.
+ */
+import { SiftError } from '@sift/tensor-core';
+
+/** Scores as read from a tensor or computed on the host. */
+export type Scores = Float32Array | Float64Array;
+
+/** Throws E_NAN at the first NaN score. */
+export function checkScores(s: Scores, where: string): void {
+  for (let i = 0; i < s.length; i++) {
+    if (Number.isNaN(s[i])) throw new SiftError('E_NAN', `${where}: score ${i} is NaN; check the weight and the calibration statistics for NaN/Inf.`);
+  }
+}
+
+/**
+ * Keeps the `nKeep` best of `cand[0..len)` (positions into `score`) by setting `keep[pos] = 1`.
+ * Small groups: insertion order by (score desc, index asc); large groups: a threshold from a native sort.
+ */
+export function keepTop(score: Scores, cand: Int32Array, len: number, nKeep: number, keep: Uint8Array): void {
+  if (nKeep <= 0) return;
+  if (nKeep >= len) {
+    for (let k = 0; k < len; k++) keep[cand[k]] = 1;
+    return;
+  }
+  if (len <= 64) {
+    // Partial insertion sort of the first nKeep by (score desc, index asc).
+    const best = cand.subarray(0, len);
+    for (let a = 0; a < nKeep; a++) {
+      let bi = a;
+      for (let b = a + 1; b < len; b++) {
+        const sb = score[best[b]];
+        const sa = score[best[bi]];
+        if (sb > sa || (sb === sa && best[b] < best[bi])) bi = b;
+      }
+      const t = best[a];
+      best[a] = best[bi];
+      best[bi] = t;
+      keep[best[a]] = 1;
+    }
+    return;
+  }
+  const vals = new Float64Array(len);
+  for (let k = 0; k < len; k++) vals[k] = score[cand[k]];
+  vals.sort();
+  const thr = vals[len - nKeep];
+  let above = 0;
+  for (let k = 0; k < len; k++) if (score[cand[k]] > thr) above++;
+  let ties = nKeep - above;
+  // cand is ascending, so equal scores are kept in ascending index order.
+  for (let k = 0; k < len; k++) {
+    const s = score[cand[k]];
+    if (s > thr) keep[cand[k]] = 1;
+    else if (s === thr && ties > 0) {
+      keep[cand[k]] = 1;
+      ties--;
+    }
+  }
+}
+
+/**
+ * How many non-salient entries a group of `size` entries with `s` salient ones keeps when the pattern keeps `n`:
+ * counting salient entries toward N keeps max(0, n − s) more; otherwise n more (or all that remain).
+ */
+export function nonSalientKeep(size: number, s: number, n: number, countSalient: boolean): number {
+  return countSalient ? Math.max(0, n - s) : Math.min(n, size - s);
+}
+
+/**
+ * N:M selection over whole rows: for every row and every group of M consecutive columns of [rows, cols], keep N.
+ * @returns the mask of kept non-salient entries (salient ones are 0 here; OR it with `salient` for the full mask)
+ */
+export function selectNM(score: Scores, rows: number, cols: number, n: number, m: number,
+  salient: Uint8Array | null = null, countSalient = true): Uint8Array {
+  const keep = new Uint8Array(rows * cols);
+  const cand = new Int32Array(m);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < cols; g += m) {
+      let len = 0;
+      let s = 0;
+      for (let k = 0; k < m; k++) {
+        const p = r * cols + g + k;
+        if (salient !== null && salient[p] === 1) s++;
+        else cand[len++] = p;
+      }
+      keepTop(score, cand, len, nonSalientKeep(m, s, n, countSalient), keep);
+    }
+  }
+  return keep;
+}
+
+/** Entries to keep out of `size` at `sparsity` (the pruned count is rounded to the nearest integer). */
+export function keepCount(size: number, sparsity: number): number {
+  return size - Math.round(sparsity * size);
+}
+
+/**
+ * Unstructured selection at `sparsity`: per row (each row keeps the same count) or per layer (one threshold).
+ * @returns the mask of kept non-salient entries
+ */
+export function selectUnstructured(score: Scores, rows: number, cols: number, sparsity: number, scope: 'row' | 'layer',
+  salient: Uint8Array | null = null, countSalient = true): Uint8Array {
+  const keep = new Uint8Array(rows * cols);
+  const groups = scope === 'row' ? rows : 1;
+  const size = scope === 'row' ? cols : rows * cols;
+  const cand = new Int32Array(size);
+  for (let g = 0; g < groups; g++) {
+    let len = 0;
+    let s = 0;
+    for (let k = 0; k < size; k++) {
+      const p = g * size + k;
+      if (salient !== null && salient[p] === 1) s++;
+      else cand[len++] = p;
+    }
+    keepTop(score, cand, len, nonSalientKeep(size, s, keepCount(size, sparsity), countSalient), keep);
+  }
+  return keep;
+}

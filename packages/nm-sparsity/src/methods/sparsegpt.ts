@@ -1,0 +1,199 @@
+/**
+ * SparseGPT (Frantar & Alistarh 2023, "SparseGPT: Massive Language Models Can Be Accurately Pruned in One-Shot",
+ * Alg. 1; IST-DASLab/sparsegpt `sparsegpt.py`, `fasterprune`): prune a weight [rows, cols] column by column with
+ * OBS error compensation, using U = chol(H⁻¹)ᵀ (upper) of the dampened Hessian H = 2/n XᵀX.
+ *
+ * For each block of `blockSize` columns [i1, i2):
+ *   - unstructured: the mask of the whole rows × B block at once, from W1² / U_jj² (adaptive per-block threshold);
+ *   - N:M: at every column i with i % M == 0, the mask of columns i … i+M−1, from the **already-updated** W1;
+ *   - column i: q = w ⊙ keep, err = (w − q) / U_ii, W1[:, i:] −= err ⊗ U[i, i:] (the OBS update);
+ * then the lazy batch update W[:, i2:] −= Err1 · U[i1:i2, i2:].
+ *
+ * Shapes: W [rows, cols] row-major; U [cols, cols] row-major upper.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { SiftError, choleskyInverseUpper, fixDeadInputs } from '@sift/tensor-core';
+import { keepCount, keepTop, nonSalientKeep } from '../mask/select.js';
+import { selectSalient, type SalientPattern } from '../mask/salient.js';
+import type { NMPattern } from '../pattern.js';
+
+/** Inputs of `sparsegptPrune`. */
+export interface SparseGptInput {
+  /** W [rows, cols], row-major (not modified). */
+  weight: Float32Array;
+  rows: number;
+  cols: number;
+  /** H = 2/n XᵀX [cols, cols], row-major float64 (dead inputs are fixed in a copy). */
+  hessian: Float64Array;
+  /** N:M pattern, or null for unstructured at `sparsity` per rows × blockSize block. */
+  nm: NMPattern | null;
+  sparsity: number;
+  blockSize: number;
+  /** λ: λ·mean(diag H) is added to the diagonal. */
+  dampPercent: number;
+  /** Salient weights: chosen first on W² / U_jj² of the original weights, never pruned, never N:M candidates. */
+  salient?: { fraction: number; pattern: SalientPattern; group: number; countTowardN: boolean } | null;
+  /** For messages. */
+  name?: string;
+}
+
+/** What `sparsegptPrune` returns. */
+export interface SparseGptResult {
+  /** The pruned and updated W [rows, cols]. */
+  weight: Float32Array;
+  /** 0/1 [rows·cols]: kept non-salient (sparse-part) entries. */
+  keep: Uint8Array;
+  /** 0/1 [rows·cols]: salient entries, or null. */
+  salient: Uint8Array | null;
+  /** Σ (w − q)² / U_ii² / 2: SparseGPT's OBS loss estimate. */
+  loss: number;
+  /** Indices of dead inputs (zero diagonal of H), whose weights were zeroed. */
+  dead: Int32Array;
+}
+
+/**
+ * Layers whose first lazy update needs more multiply-adds than this keep the unprocessed columns on the active backend
+ * (float32 matMuls); smaller ones run entirely on the host in float64.
+ */
+const HOST_LAZY_MAX = 1 << 27;
+
+/**
+ * Runs SparseGPT on one weight. Synchronous; the lazy updates of large layers run as tfjs matMuls on the active backend.
+ * @example
+ * const h = stats.hessian();                           // ActivationStats with { gram: true }
+ * const r = sparsegptPrune({ weight: w, rows, cols, hessian: h, nm: { n: 8, m: 16 }, sparsity: 0.5, blockSize: 128, dampPercent: 0.01 });
+ */
+export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
+  const { rows, cols, nm, blockSize } = input;
+  const name = input.name ?? 'layer';
+  if (input.weight.length !== rows * cols) throw new SiftError('E_SHAPE', `sparsegptPrune ${name}: weight has ${input.weight.length} values, expected ${rows}×${cols}.`);
+  if (input.hessian.length !== cols * cols) throw new SiftError('E_SHAPE', `sparsegptPrune ${name}: the Hessian has ${input.hessian.length} entries, expected ${cols}×${cols}.`);
+  const W = Float64Array.from(input.weight);
+  const { h, dead } = fixDeadInputs(Float64Array.from(input.hessian));
+  for (const j of dead) for (let r = 0; r < rows; r++) W[r * cols + j] = 0;
+  const U = choleskyInverseUpper(h, { damp: input.dampPercent, name: `${name} Hessian`, overwrite: true, precision: cols <= 2048 ? 'float64' : 'auto' });
+  const diag = new Float64Array(cols);
+  for (let j = 0; j < cols; j++) diag[j] = U[j * cols + j];
+
+  let salient: Uint8Array | null = null;
+  const sal = input.salient;
+  if (sal != null && sal.fraction > 0) {
+    const s0 = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) s0[r * cols + j] = W[r * cols + j] ** 2 / diag[j] ** 2;
+    salient = selectSalient(s0, rows, cols, sal.fraction, sal.pattern, sal.group, `sparsegptPrune ${name}`);
+  }
+  const counted = sal?.countTowardN ?? true;
+  const keep = new Uint8Array(rows * cols);
+  let loss = 0;
+  const nmGroup = nm === null ? null : { score: new Float64Array(nm.m), cand: new Int32Array(nm.m), keep: new Uint8Array(nm.m) };
+
+  /**
+   * One block [i1, i1+B) of SparseGPT on W1 [rows, B] (in place: it ends as Q1): the mask, then column by column
+   * q = w ⊙ keep, err = (w − q)/U_ii, W1[:, i:] −= err ⊗ U[i, i:]. Writes Err1 and the block's keep mask; returns the loss.
+   */
+  const pruneBlock = (W1: Float64Array, Err1: Float64Array, keepOut: Uint8Array, R: number, C: number, i1: number, B: number): number => {
+    let blockLoss = 0;
+    const keep1 = new Uint8Array(R * B);
+    const isSal = (r: number, c: number): boolean => salient !== null && salient[r * C + i1 + c] === 1;
+    if (nm === null) {
+      // Adaptive mask of the whole block: keep the largest W1² / U_jj² among non-salient entries.
+      const score = new Float64Array(R * B);
+      const cand = new Int32Array(R * B);
+      let len = 0;
+      let s = 0;
+      for (let r = 0; r < R; r++) {
+        for (let c = 0; c < B; c++) {
+          score[r * B + c] = W1[r * B + c] ** 2 / diag[i1 + c] ** 2;
+          if (isSal(r, c)) s++;
+          else cand[len++] = r * B + c;
+        }
+      }
+      keepTop(score, cand, len, nonSalientKeep(R * B, s, keepCount(R * B, input.sparsity), counted), keep1);
+    }
+    for (let c = 0; c < B; c++) {
+      const col = i1 + c;
+      if (nm !== null && nmGroup !== null && c % nm.m === 0) {
+        // N:M mask of columns c … c+M−1 from the already-updated weights.
+        for (let r = 0; r < R; r++) {
+          let len = 0;
+          let s = 0;
+          nmGroup.keep.fill(0);
+          for (let k = 0; k < nm.m; k++) {
+            nmGroup.score[k] = W1[r * B + c + k] ** 2 / diag[col + k] ** 2;
+            if (isSal(r, c + k)) s++;
+            else nmGroup.cand[len++] = k;
+          }
+          keepTop(nmGroup.score, nmGroup.cand, len, nonSalientKeep(nm.m, s, nm.n, counted), nmGroup.keep);
+          for (let k = 0; k < nm.m; k++) keep1[r * B + c + k] = nmGroup.keep[k];
+        }
+      }
+      const d = diag[col];
+      const urow = col * C;
+      for (let r = 0; r < R; r++) {
+        const o = r * B;
+        const w = W1[o + c];
+        const kept = keep1[o + c] === 1 || isSal(r, c);
+        const q = kept ? w : 0;
+        const e = (w - q) / d;
+        blockLoss += (e * e) / 2;
+        W1[o + c] = q;
+        Err1[o + c] = e;
+        if (e !== 0) for (let k = c + 1; k < B; k++) W1[o + k] -= e * U[urow + i1 + k];
+      }
+    }
+    for (let r = 0; r < R; r++) for (let c = 0; c < B; c++) keepOut[r * C + i1 + c] = keep1[r * B + c] === 1 && !isSal(r, c) ? 1 : 0;
+    return blockLoss;
+  };
+
+  // Large layers keep the not-yet-processed columns W[:, i1:] on the device, where the lazy update is one matMul and
+  // a subtraction per block (float32, as the reference); small ones stay in float64 on the host.
+  const onDevice = rows * Math.min(blockSize, cols) * Math.max(0, cols - blockSize) > HOST_LAZY_MAX;
+  const Ut = onDevice ? tf.tensor2d(Float32Array.from(U), [cols, cols]) : null;
+  let rest = onDevice ? tf.tensor2d(Float32Array.from(W), [rows, cols]) : null;
+  try {
+    for (let i1 = 0; i1 < cols; i1 += blockSize) {
+      const i2 = Math.min(i1 + blockSize, cols);
+      const B = i2 - i1;
+      const W1 = new Float64Array(rows * B);
+      if (rest !== null) {
+        const head = tf.slice(rest, [0, 0], [rows, B]);
+        W1.set(head.dataSync());
+        head.dispose();
+      } else {
+        for (let r = 0; r < rows; r++) for (let c = 0; c < B; c++) W1[r * B + c] = W[r * cols + i1 + c];
+      }
+      const Err1 = new Float64Array(rows * B);
+      loss += pruneBlock(W1, Err1, keep, rows, cols, i1, B);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < B; c++) W[r * cols + i1 + c] = W1[r * B + c];
+      const restCols = cols - i2;
+      if (restCols === 0) continue;
+      if (rest !== null && Ut !== null) {
+        const prev = rest;
+        rest = tf.tidy(() => tf.sub(tf.slice(prev, [0, B], [rows, restCols]),
+          tf.matMul(tf.tensor2d(Float32Array.from(Err1), [rows, B]), tf.slice(Ut, [i1, i2], [B, restCols]))));
+        prev.dispose();
+      } else {
+        lazyUpdate(W, rows, cols, i1, i2, Err1, U);
+      }
+    }
+  } finally {
+    Ut?.dispose();
+    rest?.dispose();
+  }
+  return { weight: Float32Array.from(W), keep, salient, loss, dead };
+}
+
+/** W[:, i2:] −= Err1 · U[i1:i2, i2:] on the host, in float64 (small layers). */
+function lazyUpdate(W: Float64Array, rows: number, cols: number, i1: number, i2: number, Err1: Float64Array, U: Float64Array): void {
+  const B = i2 - i1;
+  const rest = cols - i2;
+  for (let r = 0; r < rows; r++) {
+    const wo = r * cols + i2;
+    for (let c = 0; c < B; c++) {
+      const e = Err1[r * B + c];
+      if (e === 0) continue;
+      const uo = (i1 + c) * cols + i2;
+      for (let k = 0; k < rest; k++) W[wo + k] -= e * U[uo + k];
+    }
+  }
+}
