@@ -1,32 +1,18 @@
-// Perplexity evaluation throughput (tokens/s) of `perplexity()` against a plain hand-written forward loop over the
+// Perplexity evaluation throughput (tokens/s) of `perplexity()` on @sift/lm's `small` preset (its architecture with
+// seeded random weights: throughput does not depend on training) against a plain hand-written forward loop over the
 // same windows, in the same run: the ratio should be ~1 (the evaluator adds no overhead beyond the model).
-// TODO(@sift/lm): benchmark the `small` LM preset here once @sift/lm ships it; until then a stand-in model
-// (embedding [V, d] + one matmul to the vocabulary) with the same T and V.
 import { initBackend } from '@sift/backend';
 import { Rng } from '@sift/tensor-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { perplexity, type LogitsModel } from '@sift/eval';
+import { createModel, presetConfig, type CausalLM } from '@sift/lm';
 import { medianMs, type BenchRow } from '../../../tools/bench/harness.js';
 
-const CONFIG = { vocab: 8192, dModel: 256, seqlen: 128, windows: 32, batchSize: 8, seed: 3 };
+/** `small` with its BPE vocabulary (4096), context 128; 16 windows in batches of 8. */
+const CONFIG = { vocab: 4096, seqlen: 128, windows: 16, batchSize: 8, seed: 3 };
 
-function standIn(): { model: LogitsModel; dispose: () => void } {
-  const rng = new Rng(CONFIG.seed);
-  const emb = rng.normalTensor([CONFIG.vocab, CONFIG.dModel], 0, 0.05) as tf.Tensor2D;
-  const head = rng.normalTensor([CONFIG.dModel, CONFIG.vocab], 0, 0.05) as tf.Tensor2D;
-  return {
-    model: {
-      maxContext: CONFIG.seqlen,
-      logits: (ids) => tf.tidy(() => {
-        const [b, t] = ids.shape;
-        const h = tf.gather(emb, tf.reshape(ids, [-1]));
-        return tf.reshape<tf.Rank.R3>(tf.matMul(h, head), [b, t, CONFIG.vocab]);
-      }),
-    },
-    dispose: () => {
-      tf.dispose([emb, head]);
-    },
-  };
+function smallPreset(): CausalLM {
+  return createModel(presetConfig('small', { vocabSize: CONFIG.vocab, eotId: 0 }), { rng: new Rng(CONFIG.seed) });
 }
 
 /** The same windows and batches, written out by hand: logits, log-softmax, pick the next token, sum. */
@@ -50,18 +36,18 @@ async function handLoop(model: LogitsModel, ids: Int32Array): Promise<number> {
 
 export default async function bench(): Promise<BenchRow[]> {
   await initBackend({ prefer: ['wasm'] });
-  const { model, dispose } = standIn();
+  const model = smallPreset();
   const rng = new Rng(CONFIG.seed + 1);
   const ids = Int32Array.from({ length: CONFIG.windows * CONFIG.seqlen }, () => rng.int(CONFIG.vocab));
   const tokens = CONFIG.windows * (CONFIG.seqlen - 1);
   try {
-    const ours = await medianMs(() => perplexity(model, ids, { seqlen: CONFIG.seqlen, batchSize: CONFIG.batchSize }), { warmup: 1, repeats: 5 });
-    const hand = await medianMs(() => handLoop(model, ids), { warmup: 1, repeats: 5 });
+    const ours = await medianMs(() => perplexity(model, ids, { seqlen: CONFIG.seqlen, batchSize: CONFIG.batchSize }), { warmup: 1, repeats: 3 });
+    const hand = await medianMs(() => handLoop(model, ids), { warmup: 1, repeats: 3 });
     return [{
-      name: `perplexity eval, stand-in LM (V ${CONFIG.vocab}, d ${CONFIG.dModel}, T ${CONFIG.seqlen}, batch ${CONFIG.batchSize}, wasm)`,
+      name: `perplexity eval, lm preset small (V ${String(CONFIG.vocab)}, T ${String(CONFIG.seqlen)}, batch ${String(CONFIG.batchSize)}, wasm)`,
       value: tokens / (ours / 1000), unit: 'tok/s', reference: 'hand-written forward loop, same windows', referenceValue: tokens / (hand / 1000), higherIsBetter: true,
     }];
   } finally {
-    dispose();
+    model.dispose();
   }
 }

@@ -1,25 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runReadmeExample } from '@sift/testkit';
+import { readmeOptionsTable, runReadmeExample } from '@sift/testkit';
 import * as api from './index.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
-
-/** The `| option | default | meaning |` table after the first mention of `constant` in a heading or line. */
-function optionsTable(readme: string, constant: string): Map<string, string> {
-  const at = readme.search(new RegExp(`\`${constant}\``, 'u'));
-  if (at < 0) throw new Error(`README never names ${constant}`);
-  const rest = readme.slice(at);
-  const table = rest.slice(rest.indexOf('| option | default |'));
-  const rows = new Map<string, string>();
-  for (const line of table.split('\n').slice(2)) {
-    if (!line.startsWith('|')) break;
-    const cells = line.split('|').map((c) => c.trim());
-    rows.set(cells[1].replace(/`/gu, ''), cells[2].replace(/`/gu, ''));
-  }
-  return rows;
-}
 
 describe('README', () => {
   it('the first example runs as written', async () => {
@@ -39,7 +24,7 @@ describe('README', () => {
       LORA_DEFAULTS: api.LORA_DEFAULTS, FULL_FT_DEFAULTS: api.FULL_FT_DEFAULTS, STE_DEFAULTS: api.STE_DEFAULTS, FINE_TUNE_DEFAULTS: api.FINE_TUNE_DEFAULTS,
     };
     for (const [name, defaults] of Object.entries(constants)) {
-      const rows = optionsTable(readme, name);
+      const rows = readmeOptionsTable(readme, name);
       expect([...rows.keys()].sort(), name).toEqual(Object.keys(defaults).sort());
       for (const [key, value] of Object.entries(defaults)) {
         const shown = rows.get(key)!;

@@ -1,25 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runReadmeExample } from '@sift/testkit';
+import { readmeOptionsTable, runReadmeExample } from '@sift/testkit';
 import { PRUNE_DEFAULTS, PRUNE_MODEL_DEFAULTS } from './index.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
-
-/** The `| option | default | meaning |` table under the heading that names `constant`, as option -> default text. */
-function optionsTable(readme: string, constant: string): Map<string, string> {
-  const at = readme.search(new RegExp(`^#+ .*\`${constant}\``, 'mu'));
-  if (at < 0) throw new Error(`README has no heading naming ${constant}`);
-  const rest = readme.slice(at);
-  const table = rest.slice(rest.indexOf('| option | default |'));
-  const rows = new Map<string, string>();
-  for (const line of table.split('\n').slice(2)) {
-    if (!line.startsWith('|')) break;
-    const cells = line.split('|').map((c) => c.trim());
-    rows.set(cells[1].replace(/`/gu, ''), cells[2].replace(/`/gu, ''));
-  }
-  return rows;
-}
 
 describe('README', () => {
   it('the first example runs as written', async () => {
@@ -36,7 +21,7 @@ describe('README', () => {
   it('the options tables list the *_DEFAULTS fields with the same defaults', () => {
     const readme = readFileSync(`${pkgDir}/README.md`, 'utf8');
     const check = (name: string, entries: [string, unknown][]): void => {
-      const rows = optionsTable(readme, name);
+      const rows = readmeOptionsTable(readme, name);
       expect([...rows.keys()].sort(), name).toEqual(entries.map(([k]) => k).sort());
       for (const [key, value] of entries) {
         const shown = rows.get(key)!;

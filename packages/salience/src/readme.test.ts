@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runReadmeExample } from '@sift/testkit';
+import { readmeOptionsTable, runReadmeExample } from '@sift/testkit';
 import { GENERALIZED_METRIC_DEFAULTS } from './index.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
@@ -18,13 +18,7 @@ describe('README', () => {
 
   it('the options table lists GENERALIZED_METRIC_DEFAULTS with the same defaults', () => {
     const readme = readFileSync(`${pkgDir}/README.md`, 'utf8');
-    const table = readme.slice(readme.indexOf('| option | default |'));
-    const rows = new Map<string, string>();
-    for (const line of table.split('\n').slice(2)) {
-      if (!line.startsWith('|')) break;
-      const cells = line.split('|').map((c) => c.trim());
-      rows.set(cells[1].replace(/`/gu, ''), cells[2].replace(/`/gu, ''));
-    }
+    const rows = readmeOptionsTable(readme, 'GENERALIZED_METRIC_DEFAULTS');
     for (const [k, v] of Object.entries(GENERALIZED_METRIC_DEFAULTS)) {
       expect(rows.get(k), k).toBe(typeof v === 'string' ? `'${v}'` : String(v));
     }

@@ -2,5 +2,5 @@
  * `@sift/testkit`: helpers for Sift's own tests (private, never published).
  * @packageDocumentation
  */
-export { runReadmeExample, type ReadmeExampleOptions } from './readme.js';
+export { readmeOptionsTable, runReadmeExample, type ReadmeExampleOptions } from './readme.js';
 export { skipBecause } from './skip.js';

@@ -30,3 +30,24 @@ export async function runReadmeExample(pkgDir: string, options: ReadmeExampleOpt
   writeFileSync(file, match[1]);
   return (await import(/* @vite-ignore */ `${pathToFileURL(file).href}?t=${Date.now()}`)) as Record<string, unknown>;
 }
+
+/**
+ * The `| option | default | meaning |` table documenting `constant` (e.g. `PRUNE_DEFAULTS`) in a README: the first
+ * such table after the first heading that names it in backticks, else after its first mention. Returns option ->
+ * default text (backticks removed), so a test can check that the README and the exported defaults agree.
+ */
+export function readmeOptionsTable(readme: string, constant: string): Map<string, string> {
+  let at = readme.search(new RegExp(`^#+ .*\`${constant}\``, 'mu'));
+  if (at < 0) at = readme.indexOf(`\`${constant}\``);
+  if (at < 0) throw new Error(`README never names \`${constant}\``);
+  const rest = readme.slice(at);
+  const start = rest.indexOf('| option | default |');
+  if (start < 0) throw new Error(`README has no "| option | default |" table after \`${constant}\``);
+  const rows = new Map<string, string>();
+  for (const line of rest.slice(start).split('\n').slice(2)) {
+    if (!line.startsWith('|')) break;
+    const cells = line.split('|').map((c) => c.trim());
+    rows.set(cells[1].replace(/`/gu, ''), cells[2].replace(/`/gu, ''));
+  }
+  return rows;
+}
