@@ -2,12 +2,22 @@
  * Differentiable building blocks with hand-written gradients. They exist for speed on tfjs-backend-wasm, whose
  * matrix product is fast only for plain 2-D `[M, K] x [K, N]` without transpose flags and without a broadcast batch
  * (XNNPACK); anything else runs a naive loop 10-40x slower. So every product here is made plain by explicit
- * transposes (cheap copies), in the forward AND the backward pass, and elementwise chains get one fused gradient.
+ * transposes (cheap copies), in the forward AND the backward pass, and elementwise chains get one fused gradient. The
+ * one exception: `linear` on a few rows, where copying W costs more than the slow product.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SiftError, fmtShape } from '../errors.js';
 
 type Saver = (tensors: tf.Tensor[]) => void;
+
+/**
+ * Up to this many rows, `linear` multiplies by the weight with the transpose flag instead of copying its transpose:
+ * the copy of W dominates a matrix-vector product (single-token decoding). Measured on wasm, 2 threads (W [4096, 256],
+ * [768, 768], [704, 256]): flag / copy time 0.09-0.21 at 1 row, 0.21-0.29 at 2, 0.45-0.74 at 4, 0.75-1.4 at 8, and
+ * 5-20x slower from 64 rows. The bias is added separately there: tfjs-backend-wasm 4.22's `fused.matMul` with
+ * `transposeB` and a bias returns wrong values (max error 1.6 on a [3, 5] x [4, 5]^T product).
+ */
+const TRANSPOSE_FLAG_MAX_ROWS = 4;
 
 /** Options of `linear`. */
 export interface LinearFnOptions {
@@ -50,9 +60,13 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | null =
     const op = tf.customGrad((...args: (tf.Tensor | Saver)[]) => {
       const save = args[args.length - 1] as Saver;
       const xs = args[0] as tf.Tensor;
-      const y = bias === null
-        ? tf.matMul(xs, tf.transpose(weight))
-        : tf.fused.matMul({ a: xs, b: tf.transpose(weight), bias });
+      let y: tf.Tensor;
+      if (xs.shape[0] <= TRANSPOSE_FLAG_MAX_ROWS) {
+        const p = tf.matMul(xs, weight, false, true);
+        y = bias === null ? p : tf.add(p, bias);
+      } else {
+        y = bias === null ? tf.matMul(xs, tf.transpose(weight)) : tf.fused.matMul({ a: xs, b: tf.transpose(weight), bias });
+      }
       // Backward must read saved tensors only: a weight computed in the caller's tidy (W ⊙ mask) is gone by then.
       save([xs, weight]);
       return {

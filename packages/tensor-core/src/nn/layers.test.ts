@@ -28,6 +28,29 @@ function naiveLinear(x: Float32Array, rows: number, inF: number, w: Float32Array
 }
 
 describe('Linear', () => {
+  it('matches a naive float64 product on 1 to 9 rows, with and without bias (the few-row path uses the transpose flag)', () => {
+    const rng = new Rng(11);
+    for (const bias of [true, false]) {
+      const fc = new Linear({ inFeatures: 5, outFeatures: 4, bias, rng: rng.fork(`init-${String(bias)}`) });
+      const w = fc.weight.dataSync();
+      const b = fc.bias?.dataSync() ?? new Float32Array(4);
+      for (const rows of [1, 2, 3, 4, 5, 9]) {
+        const x = rng.normalTensor([rows, 5]);
+        const xs = x.dataSync();
+        const want = new Float64Array(rows * 4);
+        for (let r = 0; r < rows; r++) for (let o = 0; o < 4; o++) {
+          let acc = b[o];
+          for (let i = 0; i < 5; i++) acc += xs[r * 5 + i] * w[o * 5 + i];
+          want[r * 4 + o] = acc;
+        }
+        const y = fc.forward(x);
+        expectTensorsClose(y, want, { atol: 1e-5, rtol: 1e-5, label: `rows ${String(rows)}, bias ${String(bias)}` });
+        tf.dispose([x, y]);
+      }
+      fc.dispose();
+    }
+  });
+
   it('matches a naive loop on [B, T, in] with and without bias; weight is [out, in]', () => {
     const rng = new Rng(1);
     for (const bias of [true, false]) {
