@@ -2,7 +2,7 @@
  * Target linears by name pattern (tensor-core's `findLinears`), shared by GIFT-SW and every baseline, so all methods
  * touch the same modules (GIFT-SW §4.4: LoRA/DoRA "on the same modules").
  */
-import { SiftError, findLinears, type Linear, type Module } from '@sift/tensor-core';
+import { Linear, SiftError, findLinears, type Module } from '@sift/tensor-core';
 
 /** Which linears a method replaces: globs over module paths (`'h.*.mlp.*'`, `'**.q_proj'`). */
 export interface TargetOptions {
@@ -40,4 +40,14 @@ export interface ParamCounts {
 /** Counts the model's trainable and total parameters. */
 export function countParams(model: Module): ParamCounts {
   return { trainable: model.numParameters({ trainableOnly: true }), total: model.numParameters() };
+}
+
+/** A plain `Linear` holding a layer's `effectiveWeight()` and its bias: the `merge()` of every adapter layer. */
+export function mergedLinear(layer: Linear): Linear {
+  const w = layer.effectiveWeight();
+  try {
+    return Linear.fromWeights(w, layer.bias);
+  } finally {
+    w.dispose();
+  }
 }

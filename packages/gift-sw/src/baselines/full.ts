@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Linear, Rng, SiftError, linear, type Module } from '@sift/tensor-core';
 import { QUANT_BITS, columnMask, qmax, rowScales, type QuantBits } from '../quant/grid.js';
-import { TARGET_DEFAULTS, countParams, targetLinears, type TargetOptions } from '../targets.js';
+import { TARGET_DEFAULTS, countParams, mergedLinear, targetLinears, type TargetOptions } from '../targets.js';
 
 function copyInto(dst: Linear, src: Linear): void {
   tf.tidy(() => {
@@ -87,12 +87,7 @@ export class SteLinear extends Linear {
 
   /** A plain `Linear` holding Q(W). */
   merge(): Linear {
-    const w = this.effectiveWeight();
-    try {
-      return Linear.fromWeights(w, this.bias);
-    } finally {
-      w.dispose();
-    }
+    return mergedLinear(this);
   }
 }
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   Linear, Rng, SiftError, dropout, kaimingUniform, initTensor, linear, type Module, type Parameter,
 } from '@sift/tensor-core';
-import { TARGET_DEFAULTS, countParams, targetLinears, type TargetOptions } from '../targets.js';
+import { TARGET_DEFAULTS, countParams, mergedLinear, targetLinears, type TargetOptions } from '../targets.js';
 
 /** Options of `applyLora` / `applyDora`. */
 export interface LoraOptions extends TargetOptions {
@@ -97,12 +97,7 @@ export class LoraLinear extends Linear {
 
   /** A plain `Linear` with the update folded in. */
   merge(): Linear {
-    const w = this.effectiveWeight();
-    try {
-      return Linear.fromWeights(w, this.bias);
-    } finally {
-      w.dispose();
-    }
+    return mergedLinear(this);
   }
 }
 

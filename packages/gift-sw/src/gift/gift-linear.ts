@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Linear, SiftError, fmtShape, linear, type Parameter, type Rng } from '@sift/tensor-core';
 import { columnMask, rowScales, type QuantBits } from '../quant/grid.js';
+import { mergedLinear } from '../targets.js';
 
 /** The noise distribution: GIFT-SW's ½Δ·N(0, 1) (`'normal'`), or the reference repo's (U[0,1) − ½)·Δ (`'uniform'`). */
 export type NoiseType = 'normal' | 'uniform';
@@ -182,11 +183,6 @@ export class GiftLinear extends Linear {
 
   /** A plain `Linear` with the salient columns written back (noise is never written back). */
   merge(): Linear {
-    const w = this.effectiveWeight();
-    try {
-      return Linear.fromWeights(w, this.bias);
-    } finally {
-      w.dispose();
-    }
+    return mergedLinear(this);
   }
 }
