@@ -41,14 +41,39 @@ export function tfjsWasmFiles(): Plugin {
   };
 }
 
-const SIFT_PACKAGES = ['backend', 'tensor-core'];
+/** Node-only packages imported lazily by Sift packages. */
+const NODE_ONLY = ['@duckdb/node-api'];
+
+const STUB = '\0sift-node-only';
+
+/**
+ * Stands in for Node-only packages (`@duckdb/node-api`) in the bundle: `@sift/eventseq-ssl` loads DuckDB with a dynamic
+ * `import()` only for file ingestion, which the site never runs. The stub keeps the native binaries out of the bundle;
+ * importing it throws, so a caller would see the package's own "needs Node" error.
+ */
+export function nodeOnlyStubs(): Plugin {
+  return {
+    name: 'sift-node-only-stubs',
+    enforce: 'pre',
+    resolveId(id) {
+      return NODE_ONLY.includes(id) ? STUB : null;
+    },
+    load(id) {
+      return id === STUB ? "throw new Error('this package is Node only and is not part of the demo site');" : null;
+    },
+  };
+}
+
+const SIFT_PACKAGES = ['backend', 'tensor-core', 'lm', 'eval', 'nm-sparsity', 'salience', 'gift-sw', 'eventseq-ssl'];
 
 export default defineConfig({
   root: here,
   // Relative asset URLs: the built site works from any folder of a static host.
   base: './',
   resolve: {
-    alias: SIFT_PACKAGES.map((p) => ({ find: new RegExp(`^@sift/${p}$`), replacement: join(root, 'packages', p, 'src/index.ts') })),
+    alias: [
+      ...SIFT_PACKAGES.map((p) => ({ find: new RegExp(`^@sift/${p}$`), replacement: join(root, 'packages', p, 'src/index.ts') })),
+    ],
   },
   build: {
     target: 'es2022',
@@ -56,6 +81,6 @@ export default defineConfig({
     emptyOutDir: true,
     chunkSizeWarningLimit: 4096,
   },
-  worker: { format: 'es' },
-  plugins: [tfjsWasmFiles()],
+  worker: { format: 'es', plugins: () => [nodeOnlyStubs()] },
+  plugins: [tfjsWasmFiles(), nodeOnlyStubs()],
 });

@@ -1,8 +1,12 @@
 import { Command, CommanderError } from 'commander';
+import { registerDemo } from './commands/demo.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerEventseq } from './commands/eventseq.js';
+import { registerFinetune } from './commands/finetune.js';
 import { registerLm } from './commands/lm.js';
+import { registerPrune } from './commands/prune.js';
+import { registerQuantize } from './commands/quantize.js';
 import { applyConfigSection, commandPath, loadConfig, sectionFor, UsageError, type ConfigFile } from './config.js';
 import { addGlobalOptions, createContext } from './context.js';
 import { processOutput, type Output } from './ui/output.js';
@@ -34,7 +38,11 @@ export function buildProgram(io: Output, setExit: (code: number) => void): Comma
   const ctx = createContext(program, io, setExit);
   registerDoctor(program, ctx);
   registerLm(program, ctx);
+  registerPrune(program, ctx);
+  registerQuantize(program, ctx);
+  registerFinetune(program, ctx);
   registerEventseq(program, ctx);
+  registerDemo(program, ctx);
   registerEval(program, ctx);
   return program;
 }

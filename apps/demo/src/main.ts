@@ -6,12 +6,15 @@ import './style.css';
 import { createBackendPanel } from './backend-panel.js';
 import { LabRegistry, type LabContext } from './labs.js';
 import { checkpointLab } from './labs/checkpoint.js';
+import { eventSeqLab } from './labs/eventseq.js';
+import { salienceLab } from './labs/salience.js';
+import { sparsityLab } from './labs/sparsity.js';
 import { speedLab } from './labs/speed.js';
 import { isBackendChoice, type BackendChoice } from './protocol.js';
 import { WorkerRunner } from './runner.js';
 
-/** The labs, in page order. Sparsity, Salience & GIFT-SW and Event sequences register here when their packages land. */
-const LABS = new LabRegistry().register(speedLab).register(checkpointLab);
+/** The labs, in page order. */
+const LABS = new LabRegistry().register(sparsityLab).register(salienceLab).register(eventSeqLab).register(speedLab).register(checkpointLab);
 
 const app = document.getElementById('app');
 if (app === null) throw new Error('index.html has no #app element');

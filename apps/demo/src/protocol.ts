@@ -108,6 +108,165 @@ export interface InspectCheckpointResult {
   tokenizer?: { model: string; vocabSize: number };
 }
 
+/** Where a language model comes from: the checkpoint bundled with the site, or the user's own files (read locally). */
+export type LmSource =
+  | { kind: 'bundled'; /** URL of the folder holding config.json, model.safetensors and tokenizer.json (ends in `/`). */ url: string }
+  | { kind: 'files'; model: File; config: File; tokenizer: File };
+
+/** The fixed text slices (`public/data/brown-slice.json`): calibration text and test text. */
+export interface TextSlice {
+  calibration: string;
+  test: string;
+}
+
+/** The pruning methods of `@sift/nm-sparsity` the lab offers. */
+export type SparsityMethod = 'magnitude' | 'wanda' | 'sparsegpt';
+/** The corrections the lab offers. */
+export type SparsityCorrection = 'none' | 'data-free' | 'data-driven';
+
+/** Parameters of the `sparsity` job: prune a model with `pruneModel`, evaluate it and generate text. */
+export interface SparsityParams {
+  source: LmSource;
+  texts: TextSlice;
+  /** `'N:M'` or `'unstructured'` (50%). */
+  pattern: string;
+  method: SparsityMethod;
+  /** Fraction kept dense as salient weights: 0, 1/32 or 1/16 (structured k:32). */
+  salientFraction: number;
+  varianceCorrection: SparsityCorrection;
+  /** Calibration windows drawn from the calibration text (`sampleWindows`, one batch). */
+  calibrationWindows: number;
+  /** Test windows of `seqlen` tokens for perplexity (the first ones of the test text). */
+  pplWindows: number;
+  /** Tokens per window (at most the model's context). */
+  seqlen: number;
+  /** Seed of the calibration windows. */
+  seed: number;
+  /** Prompt of the generated text (greedy). */
+  prompt: string;
+  maxNewTokens: number;
+}
+
+/** One pruned linear: its mask for the heat-map (0 pruned, 1 kept, 2 salient), row-major [rows, cols]. */
+export interface MaskLayer {
+  name: string;
+  rows: number;
+  cols: number;
+  mask: Uint8Array;
+  sparsity: number;
+  reconstructionError: number | null;
+  /** Bits per weight of this layer in the packed format (fp16 values). */
+  bitsPerWeight: number;
+}
+
+/** Perplexity of one model on the test windows. */
+export interface PplInfo {
+  perplexity: number;
+  tokens: number;
+  windows: number;
+}
+
+/** What the model was. */
+export interface LmInfo {
+  name: string;
+  modelType: string;
+  parameters: number;
+  blocks: number;
+  vocabSize: number;
+  context: number;
+  /** Stored dtypes of the checkpoint. */
+  dtypes: string[];
+}
+
+/** Result of the `sparsity` job. */
+export interface SparsityResult {
+  /** Backend of the perplexities and the generated text. */
+  backend: string;
+  /** Backend `pruneModel` ran on: the same, except wasm when `backend` is WebGPU (see `lm-jobs.ts`). */
+  pruneBackend: string;
+  model: LmInfo;
+  pattern: string;
+  method: SparsityMethod;
+  /** Zeros over all pruned weights. */
+  sparsity: number;
+  dense: PplInfo;
+  pruned: PplInfo;
+  /** Packed storage in bits per weight over the pruned linears (fp16 values). */
+  bits: { metadata: number; values: number; salient: number; total: number; layout: 'N:M' | 'CSR' };
+  /** Bytes of the pruned linears: dense fp16 and packed. */
+  bytes: { dense: number; packed: number };
+  layers: MaskLayer[];
+  text: { prompt: string; dense: string; pruned: string };
+  seconds: { load: number; dense: number; prune: number; pruned: number };
+}
+
+/** Parameters of the `salience` job: GIFT-SW's column salience of one linear, then live fine-tuning of its salient columns. */
+export interface SalienceParams {
+  source: LmSource;
+  texts: TextSlice;
+  /** Full path of the linear, e.g. `model.layers.0.mlp.down_proj`; empty = the first one. */
+  layer: string;
+  /** A `@sift/salience` preset: `gift-sw`, `quik`, `owq` or `wanda`. */
+  metric: 'gift-sw' | 'quik' | 'owq' | 'wanda';
+  /** Salient columns. */
+  k: number;
+  /** Fine-tuning steps (0 = only the scores). */
+  steps: number;
+  lr: number;
+  calibrationWindows: number;
+  seqlen: number;
+  seed: number;
+}
+
+/** Result of the `salience` job. */
+export interface SalienceResult {
+  backend: string;
+  model: LmInfo;
+  /** Every linear of the model (for the layer choice). */
+  linears: { name: string; rows: number; cols: number }[];
+  layer: string;
+  rows: number;
+  cols: number;
+  metric: string;
+  /** s_j per input column. */
+  scores: Float64Array;
+  /** The k salient columns, ascending. */
+  salient: number[];
+  /** Loss (nats/token) at every fine-tuning step, on the same batch (all calibration windows). */
+  losses: number[];
+  trainableParams: number;
+  totalParams: number;
+  msPerStep: number;
+}
+
+/** Parameters of the `eventseq` job: synthetic clients, CoLES or MLEM, a 2-D UMAP map and probes. */
+export interface EventSeqParams {
+  method: 'coles' | 'mlem';
+  clients: number;
+  epochs: number;
+  hiddenSize: number;
+  seed: number;
+}
+
+/** Result of the `eventseq` job. */
+export interface EventSeqResult {
+  backend: string;
+  method: 'coles' | 'mlem';
+  clients: number;
+  events: number;
+  /** Mean training loss per epoch (MLEM: of its own stage, after the CoLES stage). */
+  epochLoss: number[];
+  /** 2-D UMAP coordinates, [x0, y0, x1, y1, ...] per client. */
+  map: Float32Array;
+  /** Latent `composition` class per client (the colour). */
+  classes: Int32Array;
+  numClasses: number;
+  /** Test accuracy of a logistic probe on the frozen embeddings, per label. */
+  probes: { label: string; accuracy: number; chance: number }[];
+  dim: number;
+  seconds: { train: number; map: number };
+}
+
 /**
  * Jobs the worker runs: name -> params and result. Labs add their jobs here (and their implementations to
  * `WORKER_JOBS` in `worker-jobs.ts`), so that the page and the worker agree on the types.
@@ -116,6 +275,9 @@ export interface DemoJobs {
   'speed-check': { params: SpeedCheckParams; result: SpeedCheckResult };
   'spd-inverse': { params: SpdInverseParams; result: SpdInverseResult };
   'inspect-checkpoint': { params: InspectCheckpointParams; result: InspectCheckpointResult };
+  sparsity: { params: SparsityParams; result: SparsityResult };
+  salience: { params: SalienceParams; result: SalienceResult };
+  eventseq: { params: EventSeqParams; result: EventSeqResult };
 }
 
 export type JobName = keyof DemoJobs;

@@ -5,6 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, SiftError, parseSafetensors, parseSafetensorsHeader, spdInverseAsync } from '@sift/tensor-core';
+import { eventSeqJob } from './eventseq-job.js';
+import { salienceJob, sparsityJob } from './lm-jobs.js';
 import type {
   DemoJobs, InspectCheckpointParams, InspectCheckpointResult, JobName, JobParams, JobResult,
   SpdInverseParams, SpdInverseResult, SpeedCheckParams, SpeedCheckResult,
@@ -223,4 +225,7 @@ export const WORKER_JOBS: { [J in keyof DemoJobs]: JobFn<J> } = {
   'speed-check': speedCheck,
   'spd-inverse': spdInverseJob,
   'inspect-checkpoint': inspectCheckpoint,
+  sparsity: sparsityJob,
+  salience: salienceJob,
+  eventseq: eventSeqJob,
 };

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateSynthetic, loadStore } from '@sift/eventseq-ssl';
+import { embed, generateSynthetic, loadSequenceEncoder, loadStore } from '@sift/eventseq-ssl';
+import { readSafetensorsFile } from '@sift/tensor-core';
 import { main } from '../main.js';
 import type { Output } from '../ui/output.js';
 
@@ -81,5 +82,99 @@ describe('sift eventseq prepare', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err).toMatch(message);
     }
+  });
+});
+
+describe('sift eventseq train, embed, eval', () => {
+  const small = ['--clients', '40', '--epochs', '1', '--hidden', '8', '--batch-size', '16', '--max-len', '40'];
+
+  it('trains CoLES then MLEM on it, embeds to CSV and safetensors, and probes every label', async () => {
+    const coles = join(dir, 'coles');
+    const t = await sift('--json', '--quiet', 'eventseq', 'train', '--data', 'synthetic', '--method', 'coles', ...small, '--out', coles);
+    expect(t.code, t.err).toBe(0);
+    const train = JSON.parse(t.out) as { method: string; split: { train: number; heldOut: number }; report: { epochs: number; epochLoss: number[] } };
+    expect(train).toMatchObject({ method: 'coles', split: { train: 28, heldOut: 12 }, report: { epochs: 1 } });
+    expect(Number.isFinite(train.report.epochLoss[0])).toBe(true);
+    expect(existsSync(join(coles, 'encoder.safetensors')) && existsSync(join(coles, 'encoder.json')) && existsSync(join(coles, 'train.json'))).toBe(true);
+
+    const again = await sift('eventseq', 'train', '--data', 'synthetic', '--method', 'coles', ...small, '--out', coles);
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/already exist; pass --force to overwrite/);
+
+    const mlem = join(dir, 'mlem');
+    const m = await sift('--json', '--quiet', 'eventseq', 'train', '--data', 'synthetic', '--method', 'mlem', '--teacher', coles, ...small, '--out', mlem);
+    expect(m.code, m.err).toBe(0);
+    expect((JSON.parse(m.out) as { teacher: unknown }).teacher).toEqual({ source: 'given', dir: coles });
+
+    // CSV: id + e0..e7, one row per client, equal to the library's embeddings of the same store; labels beside it.
+    const csv = join(dir, 'mlem.csv');
+    const e = await sift('--json', '--quiet', 'eventseq', 'embed', '--model', mlem, '--data', 'synthetic', '--clients', '40', '--out', csv);
+    expect(e.code, e.err).toBe(0);
+    expect(JSON.parse(e.out)).toMatchObject({ rows: 40, dim: 8, format: 'csv', files: { labels: join(dir, 'mlem.labels.csv') } });
+    const lines = readFileSync(csv, 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe(['id', ...Array.from({ length: 8 }, (_, j) => `e${String(j)}`)].join(','));
+    expect(lines).toHaveLength(41);
+    const store = generateSynthetic({ seed: 0, numClients: 40, minEvents: 20, maxEvents: 100, numCodes: 20 }).store;
+    const encoder = await loadSequenceEncoder(join(mlem, 'encoder'));
+    const ref = await embed(encoder, store);
+    encoder.dispose();
+    const row1 = lines[2].split(',');
+    expect(row1[0]).toBe(store.entityIds[1]);
+    row1.slice(1).forEach((v, j) => { expect(Math.fround(Number(v))).toBe(ref.data[8 + j]); }); // float32 round trip
+    const labels = readFileSync(join(dir, 'mlem.labels.csv'), 'utf8').trimEnd().split('\n');
+    expect(labels[0]).toBe('id,composition,dynamics');
+    expect(labels[1]).toBe(`${store.entityIds[0]},${String(store.label('composition')[0])},${String(store.label('dynamics')[0])}`);
+
+    const st = join(dir, 'mlem.safetensors');
+    expect((await sift('--quiet', 'eventseq', 'embed', '--model', mlem, '--data', 'synthetic', '--clients', '40', '--out', st)).code).toBe(0);
+    const file = await readSafetensorsFile(st, { copy: true });
+    expect(file.get('embeddings').shape).toEqual([40, 8]);
+    expect(Array.from(file.get('embeddings').data as Float32Array)).toEqual(Array.from(ref.data));
+    expect(JSON.parse(file.metadata.ids)).toEqual([...store.entityIds]);
+    expect((await sift('eventseq', 'embed', '--model', mlem, '--data', 'synthetic', '--clients', '40', '--out', csv)).code).toBe(2);
+
+    const ev = await sift('--json', '--quiet', 'eventseq', 'eval', '--model', mlem, '--data', 'synthetic', '--clients', '40');
+    expect(ev.code, ev.err).toBe(0);
+    const report = JSON.parse(ev.out) as { split: { source: string }; rows: { target: string; probe: string; accuracy: number; test: number }[] };
+    expect(report.split.source).toBe('model');
+    expect(report.rows.map((r) => `${r.target}/${r.probe}`)).toEqual(['composition/logistic', 'composition/gbdt', 'dynamics/logistic', 'dynamics/gbdt']);
+    for (const r of report.rows) {
+      expect(r.test).toBe(12);
+      expect(r.accuracy).toBeGreaterThanOrEqual(0);
+      expect(r.accuracy).toBeLessThanOrEqual(1);
+    }
+    const text = await sift('--quiet', 'eventseq', 'eval', '--model', mlem, '--data', 'synthetic', '--clients', '40', '--probes', 'logistic');
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/target\s+probe\s+accuracy/);
+    expect(text.out).toMatch(/composition\s+logistic\s+\d\.\d{3}/);
+  });
+
+  it('MLEM without --teacher trains CoLES first and says so', async () => {
+    const out = join(dir, 'mlem2');
+    const r = await sift('eventseq', 'train', '--data', 'synthetic', '--method', 'mlem', ...small, '--out', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/training CoLES first/);
+    expect(r.out).toMatch(/teacher\s+CoLES trained first/);
+    expect(existsSync(join(out, 'teacher', 'encoder.safetensors'))).toBe(true);
+  });
+
+  it('usage errors exit 2 and name the fix', async () => {
+    const cases: [string[], RegExp][] = [
+      [['eventseq', 'train', '--data', 'synthetic', '--method', 'bert', '--out', join(dir, 'x')], /--method must be one of coles, generative, hybrid, mlem, supervised/],
+      [['eventseq', 'train', '--method', 'coles', '--out', join(dir, 'x')], /required option '--data/],
+      [['eventseq', 'train', '--data', join(dir, 'nope'), '--method', 'coles', '--out', join(dir, 'x')], /nope\.safetensors and .*nope\.json not found; write it with `sift eventseq prepare/],
+      [['eventseq', 'train', '--data', 'synthetic', '--method', 'coles', '--encoder', 'lstm', '--out', join(dir, 'x')], /--encoder must be one of gru, transformer/],
+      [['eventseq', 'train', '--data', 'synthetic', '--method', 'coles', '--teacher', dir, '--out', join(dir, 'x')], /--teacher applies to --method mlem only/],
+      [['eventseq', 'train', '--data', 'synthetic', '--method', 'coles', '--holdout', 'half', '--out', join(dir, 'x')], /--holdout must be a number/],
+      [['eventseq', 'embed', '--model', join(dir, 'coles'), '--data', 'synthetic', '--out', join(dir, 'e.txt')], /--out must end in \.csv or \.safetensors/],
+      [['eventseq', 'embed', '--model', join(dir, 'none'), '--data', 'synthetic', '--out', join(dir, 'e.csv')], /none.*not found; train one with `sift eventseq train/],
+      [['eventseq', 'eval', '--model', join(dir, 'coles'), '--data', 'synthetic', '--probes', 'knn'], /--probes must list logistic and\/or gbdt/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await sift(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(message);
+    }
+    expect(existsSync(join(dir, 'x'))).toBe(false);
   });
 });

@@ -4,22 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../main.js';
-import type { Output } from '../ui/output.js';
+import { sift } from '../cli.test-util.js';
 
 const pkgDir = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sift-cli-lm-'));
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function sift(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const io: Output = { out: (l) => stdout.push(l), err: (l) => stderr.push(l), isTTY: false };
-  const code = await main(['node', 'sift', ...args], io);
-  return { code, out: stdout.join('\n'), err: stderr.join('\n') };
-}
 
 interface TrainJson { training: { steps: number; valPerplexity: number | null; history: { step: number; loss: number }[] } }
 
