@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   encodeDocuments, loadBrownSplit, loadCheckpoint, loadTokenizer, sampleWindows, windowBatches, windowsToTensor,
@@ -13,6 +14,7 @@ import {
 } from '@sift/lm';
 import { SiftError, writeFileAtomic } from '@sift/tensor-core';
 import { UsageError } from '../config.js';
+import { parseIntOption } from '../context.js';
 import { checkOutputs } from '../outputs.js';
 
 /** The Brown splits a command can read. */
@@ -104,6 +106,40 @@ export async function brownStream(tokenizer: Tokenizer, split: BrownSplitName, g
     bytes: docs.reduce((s, d) => s + Buffer.byteLength(d.text, 'utf8'), 0),
     documents: docs.length,
   };
+}
+
+/** The calibration flags `sift prune` and `sift quantize` share (`addCalibrationOptions`). */
+export interface CalibrationCliOptions {
+  calibSamples: number;
+  calibSeqlen?: number;
+  calibBatchSize: number;
+  calibSplit: string;
+  genres?: string | string[];
+}
+
+/** Adds `--calib-samples|seqlen|batch-size|split` and `--genres` to a command. */
+export function addCalibrationOptions(cmd: Command, samplesHelp = 'calibration windows'): Command {
+  return cmd
+    .option('--calib-samples <n>', samplesHelp, parseIntOption('--calib-samples'), 128)
+    .option('--calib-seqlen <n>', 'tokens per calibration window (default: the model context)', parseIntOption('--calib-seqlen'))
+    .option('--calib-batch-size <n>', 'calibration windows per forward pass', parseIntOption('--calib-batch-size'), 8)
+    .option('--calib-split <name>', `Brown split of the calibration windows: ${BROWN_SPLITS.join(', ')}`, 'train')
+    .option('--genres <list>', 'calibrate on these Brown genres only (letters or names, comma-separated)');
+}
+
+/** The calibration flags checked before any work (usage errors); the window length needs the model (`calibrationSeqlen`). */
+export function checkCalibration(o: CalibrationCliOptions): { split: BrownSplitName; samples: number; batchSize: number; genres: string[] } {
+  return {
+    split: oneOf('--calib-split', o.calibSplit, BROWN_SPLITS),
+    samples: checkNumber('--calib-samples', o.calibSamples, { integer: true, min: 1 }),
+    batchSize: checkNumber('--calib-batch-size', o.calibBatchSize, { integer: true, min: 1 }),
+    genres: listOption(o.genres),
+  };
+}
+
+/** `--calib-seqlen`, or the model's context when absent. */
+export function calibrationSeqlen(o: CalibrationCliOptions, maxContext: number): number {
+  return o.calibSeqlen === undefined ? maxContext : checkNumber('--calib-seqlen', o.calibSeqlen, { integer: true, min: 2, max: maxContext });
 }
 
 /**

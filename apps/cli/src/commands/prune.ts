@@ -11,8 +11,8 @@ import { UsageError } from '../config.js';
 import { parseIntOption, type CommandContext } from '../context.js';
 import { formatTable } from '../ui/table.js';
 import {
-  BROWN_SPLITS, asUsage, calibrationBatches, checkModelDir, checkNumber, copyTokenizer, ensureDir, fmt, listOption, loadLm, oneOf,
-  parseNumberOption, prepareOutput, writeJson, type BrownSplitName,
+  addCalibrationOptions, asUsage, calibrationBatches, calibrationSeqlen, checkCalibration, checkModelDir, checkNumber, copyTokenizer, ensureDir, fmt, listOption, loadLm, oneOf,
+  parseNumberOption, prepareOutput, writeJson, type BrownSplitName, type CalibrationCliOptions,
 } from './model-io.js';
 
 const METHODS = ['magnitude', 'wanda', 'sparsegpt'] as const;
@@ -24,7 +24,7 @@ const SCOPES = ['auto', 'row', 'layer', 'block'] as const;
 export const PRUNE_OUTPUTS = ['config.json', 'model.safetensors', 'tokenizer.json', 'packed.safetensors', 'packed.nm.json', 'report.json'] as const;
 
 /** Options of `sift prune` (flags, or the config file's `prune` section). */
-export interface PruneCliOptions {
+export interface PruneCliOptions extends CalibrationCliOptions {
   model: string;
   out: string;
   pattern: string;
@@ -42,11 +42,6 @@ export interface PruneCliOptions {
   equalize?: number;
   include?: string | string[];
   exclude?: string | string[];
-  calibSamples: number;
-  calibSeqlen?: number;
-  calibBatchSize: number;
-  calibSplit: string;
-  genres?: string | string[];
   force: boolean;
 }
 
@@ -176,17 +171,14 @@ function weightedBits(layers: readonly PruneLayerRow[]): BitsPerWeight | null {
 export async function runPrune(o: PruneCliOptions, ctx: CommandContext): Promise<PruneCliReport> {
   const t0 = performance.now();
   const lib = libraryOptions(o);
-  const split = oneOf('--calib-split', o.calibSplit, BROWN_SPLITS);
-  const samples = checkNumber('--calib-samples', o.calibSamples, { integer: true, min: 1 });
-  const batchSize = checkNumber('--calib-batch-size', o.calibBatchSize, { integer: true, min: 1 });
-  const genres = listOption(o.genres);
+  const { split, samples, batchSize, genres } = checkCalibration(o);
   checkModelDir(o.model);
   prepareOutput(o.out, PRUNE_OUTPUTS, o.force);
   await ctx.startBackend();
   const { model, tokenizer } = await loadLm(o.model);
   const batches: tf.Tensor2D[] = [];
   try {
-    const seqlen = o.calibSeqlen === undefined ? model.maxContext : checkNumber('--calib-seqlen', o.calibSeqlen, { integer: true, min: 2, max: model.maxContext });
+    const seqlen = calibrationSeqlen(o, model.maxContext);
     if (o.equalize !== undefined) {
       lib.equalizeAlpha = checkNumber('--equalize', o.equalize, { min: 0, max: 1 });
       lib.equalizeGroups = equalizeGroups(model);
@@ -272,7 +264,7 @@ function printPrune(r: PruneCliReport, ctx: CommandContext): void {
 /** Registers `sift prune`. */
 export function registerPrune(program: Command, ctx: CommandContext): void {
   const d = PRUNE_MODEL_DEFAULTS;
-  program.command('prune')
+  addCalibrationOptions(program.command('prune')
     .description('Prune a checkpoint to N:M or unstructured sparsity (magnitude, Wanda, SparseGPT) with salient weights and corrections; ' +
       'writes a packed checkpoint, a masked dense checkpoint (for `sift eval ppl`) and report.json.')
     .requiredOption('--model <dir>', 'checkpoint folder: config.json, model.safetensors, tokenizer.json')
@@ -291,12 +283,7 @@ export function registerPrune(program: Command, ctx: CommandContext): void {
     .option('--mean-fix', 'data-driven correction only: also shift the bias to match the output mean', false)
     .option('--equalize <alpha>', 'SmoothQuant-like equalization strength in [0, 1] before pruning (0.5 in the paper), folded into the norms', parseNumberOption('--equalize'))
     .option('--include <globs>', 'block-relative globs of linears to prune, comma-separated (default: all)')
-    .option('--exclude <globs>', 'block-relative globs of linears to keep dense, comma-separated')
-    .option('--calib-samples <n>', 'calibration windows (SparseGPT: 128)', parseIntOption('--calib-samples'), 128)
-    .option('--calib-seqlen <n>', 'tokens per calibration window (default: the model context)', parseIntOption('--calib-seqlen'))
-    .option('--calib-batch-size <n>', 'calibration windows per forward pass', parseIntOption('--calib-batch-size'), 8)
-    .option('--calib-split <name>', `Brown split of the calibration windows: ${BROWN_SPLITS.join(', ')}`, 'train')
-    .option('--genres <list>', 'calibrate on these Brown genres only (letters or names, comma-separated)')
+    .option('--exclude <globs>', 'block-relative globs of linears to keep dense, comma-separated'), 'calibration windows (SparseGPT: 128)')
     .option('--force', 'overwrite existing outputs in --out', false)
     .addHelpText('after', [
       '', 'Calibration windows are drawn from the Brown corpus with the global --seed.', '', 'Examples:',

@@ -12,8 +12,8 @@ import { UsageError } from '../config.js';
 import { parseIntOption, type CommandContext } from '../context.js';
 import { formatTable } from '../ui/table.js';
 import {
-  BROWN_SPLITS, asUsage, calibrationBatches, checkModelDir, checkNumber, copyTokenizer, ensureDir, fmt, listOption, loadLm, oneOf,
-  parseNumberOption, prepareOutput, writeJson, type BrownSplitName,
+  addCalibrationOptions, asUsage, calibrationBatches, calibrationSeqlen, checkCalibration, checkModelDir, checkNumber, copyTokenizer, ensureDir, fmt, listOption, loadLm, oneOf,
+  parseNumberOption, prepareOutput, writeJson, type BrownSplitName, type CalibrationCliOptions,
 } from './model-io.js';
 
 const METHODS = ['rtn', 'gptq'] as const;
@@ -25,7 +25,7 @@ export const QUANTIZED_FILE = 'quantized.safetensors';
 export const QUANTIZE_OUTPUTS: readonly string[] = ['config.json', 'model.safetensors', 'tokenizer.json', QUANTIZED_FILE, 'quantized.quant.json', 'report.json'];
 
 /** Options of `sift quantize` (flags, or the config file's `quantize` section). */
-export interface QuantizeCliOptions {
+export interface QuantizeCliOptions extends CalibrationCliOptions {
   model: string;
   out: string;
   bits: number;
@@ -38,11 +38,6 @@ export interface QuantizeCliOptions {
   damp: number;
   targets?: string | string[];
   exclude?: string | string[];
-  calibSamples: number;
-  calibSeqlen?: number;
-  calibBatchSize: number;
-  calibSplit: string;
-  genres?: string | string[];
   force: boolean;
 }
 
@@ -85,10 +80,7 @@ export async function runQuantize(o: QuantizeCliOptions, ctx: CommandContext): P
   const method = oneOf('--method', o.method, METHODS);
   const metric = oneOf('--metric', o.metric, METRICS);
   const k = checkNumber('--salient-columns', o.salientColumns, { integer: true, min: 0 });
-  const split = oneOf('--calib-split', o.calibSplit, BROWN_SPLITS);
-  const samples = checkNumber('--calib-samples', o.calibSamples, { integer: true, min: 1 });
-  const batchSize = checkNumber('--calib-batch-size', o.calibBatchSize, { integer: true, min: 1 });
-  const genres = listOption(o.genres);
+  const { split, samples, batchSize, genres } = checkCalibration(o);
   const targets = listOption(o.targets);
   const exclude = o.exclude === undefined ? [...QUANTIZE_MODEL_DEFAULTS.exclude] : listOption(o.exclude);
   const lib: QuantizeModelOptions = {
@@ -106,7 +98,7 @@ export async function runQuantize(o: QuantizeCliOptions, ctx: CommandContext): P
   let stats: Map<string, ActivationStats> | undefined;
   const batches: tf.Tensor2D[] = [];
   try {
-    const seqlen = o.calibSeqlen === undefined ? model.maxContext : checkNumber('--calib-seqlen', o.calibSeqlen, { integer: true, min: 2, max: model.maxContext });
+    const seqlen = calibrationSeqlen(o, model.maxContext);
     const linears = findLinears(model, { include: lib.targets, exclude: lib.exclude });
     if (linears.length === 0) {
       throw new UsageError(`no linear layer matches --targets ${lib.targets.join(',')} (--exclude ${lib.exclude.join(',')}); ` +
@@ -198,7 +190,7 @@ function printQuantize(r: QuantizeCliReport, ctx: CommandContext): void {
 /** Registers `sift quantize`. */
 export function registerQuantize(program: Command, ctx: CommandContext): void {
   const d = QUANTIZE_MODEL_DEFAULTS;
-  program.command('quantize')
+  addCalibrationOptions(program.command('quantize')
     .description('Quantize a checkpoint to 2/3/4/8 bits (RTN or GPTQ) keeping k salient input columns per linear in full precision ' +
       '(GIFT-SW / QUIK layout); writes the packed codes, a dequantized checkpoint (for `sift eval ppl`) and report.json.')
     .requiredOption('--model <dir>', 'checkpoint folder: config.json, model.safetensors, tokenizer.json')
@@ -212,12 +204,7 @@ export function registerQuantize(program: Command, ctx: CommandContext): void {
     .option('--block-size <n>', "GPTQ's lazy-update block", parseIntOption('--block-size'), d.blockSize)
     .option('--damp <f>', "GPTQ's damping, a fraction of mean(diag H)", parseNumberOption('--damp'), d.damp)
     .option('--targets <globs>', 'globs of the linears to quantize, comma-separated (default: all)')
-    .option('--exclude <globs>', `globs of linears left in full precision, comma-separated (default: ${d.exclude.join(',')})`)
-    .option('--calib-samples <n>', 'calibration windows', parseIntOption('--calib-samples'), 128)
-    .option('--calib-seqlen <n>', 'tokens per calibration window (default: the model context)', parseIntOption('--calib-seqlen'))
-    .option('--calib-batch-size <n>', 'calibration windows per forward pass', parseIntOption('--calib-batch-size'), 8)
-    .option('--calib-split <name>', `Brown split of the calibration windows: ${BROWN_SPLITS.join(', ')}`, 'train')
-    .option('--genres <list>', 'calibrate on these Brown genres only (letters or names, comma-separated)')
+    .option('--exclude <globs>', `globs of linears left in full precision, comma-separated (default: ${d.exclude.join(',')})`))
     .option('--force', 'overwrite existing outputs in --out', false)
     .addHelpText('after', [
       '', 'Examples:',
