@@ -40,5 +40,6 @@ export {
 export { TARGET_DEFAULTS, countParams, type ParamCounts, type TargetOptions } from './targets.js';
 export { mergeAdapters } from './merge.js';
 export {
-  FINE_TUNE_DEFAULTS, fineTune, parseFineTuneOptions, type FineTuneOptions, type FineTuneProgress, type FineTuneReport,
+  FINE_TUNE_DEFAULTS, fineTune, fineTuneStateInfo, parseFineTuneOptions, readFineTuneState, writeFineTuneState,
+  type FineTuneHooks, type FineTuneOptions, type FineTuneProgress, type FineTuneReport, type FineTuneState,
 } from './train/fine-tune.js';

@@ -1,11 +1,14 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '@sift/tensor-core';
 import type { FinetuneCliReport } from './finetune.js';
 import { sift } from '../cli.test-util.js';
 
+const pkgDir = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sift-cli-finetune-'));
 const base = join(dir, 'tiny');
 afterAll(() => {
@@ -96,7 +99,52 @@ describe('sift finetune', () => {
     for (const name of LINEARS) expect(Array.from(acols.get(`${name}.salient_idx`).data as Int32Array)).toEqual(Array.from(qcols.get(`${name}.salient_idx`).data as Int32Array));
   });
 
-  it('usage errors exit 2; there is no --resume (the library keeps no fine-tuning state)', async () => {
+  it('a killed run resumed with --resume ends exactly as an uninterrupted one; a changed setup is refused', async () => {
+    const RUN = ['--quiet', 'finetune', '--model', base, '--method', 'gift-sw', '--salient-columns', '4', '--steps', '40', '--batch-size', '2', '--lr', '1e-3',
+      '--genres', 'humor', '--val-windows', '2', '--calib-samples', '4', '--checkpoint-every', '4'];
+    const a = join(dir, 'resume-a');
+    const whole = await sift('--json', ...RUN, '--out', a);
+    expect(whole.code, whole.err).toBe(0);
+    const ref = JSON.parse(whole.out) as FinetuneCliReport;
+    expect(ref.resumedFrom).toBeNull();
+    expect(existsSync(join(a, 'train-state')), 'snapshots are removed once the outputs are written').toBe(false);
+
+    // The same run in a child process, killed (SIGKILL) once a snapshot is on disk, then resumed.
+    const b = join(dir, 'resume-b');
+    expect(existsSync(join(pkgDir, 'dist/index.js')), 'dist/ is missing: run `pnpm build` first').toBe(true);
+    const child = spawn(process.execPath, [join(pkgDir, 'bin/sift.js'), ...RUN, '--out', b], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code); }));
+    const snapshot = join(b, 'train-state', 'finetune-state.safetensors');
+    for (let i = 0; i < 1200 && !existsSync(snapshot); i++) await new Promise((r) => setTimeout(r, 25));
+    child.kill('SIGKILL');
+    expect(await exited, 'the run finished before it could be killed; make it longer').toBeNull();
+    expect(existsSync(join(b, 'model.safetensors'))).toBe(false);
+
+    const refused = await sift(...RUN, '--out', b);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/holds an interrupted fine-tuning run \(train-state\/\); pass --resume to continue it or --force to start over/);
+    const changed = await sift(...RUN.map((v) => (v === '4' ? '3' : v)), '--out', b, '--resume');
+    expect(changed.code).toBe(2);
+    expect(changed.err).toMatch(/--resume: the interrupted run in .* had calibSamples 4, this one 3; give the same options/);
+    const longer = await sift(...RUN.map((v) => (v === '40' ? '41' : v)), '--out', b, '--resume');
+    expect(longer.code).toBe(2);
+    expect(longer.err).toMatch(/--resume: fineTune: cannot resume: steps was 40 in the snapshot and is 41 now/);
+
+    const resumed = await sift('--json', ...RUN, '--out', b, '--resume');
+    expect(resumed.code, resumed.err).toBe(0);
+    const got = JSON.parse(resumed.out) as FinetuneCliReport;
+    expect(got.resumedFrom).toBeGreaterThan(0);
+    expect(got.resumedFrom! % 4).toBe(0);
+    expect(got.losses).toEqual(ref.losses);
+    expect(got.validation).toEqual(ref.validation);
+    const history = (d: string): number[] => (JSON.parse(readFileSync(join(d, 'report.json'), 'utf8')) as { history: number[] }).history;
+    expect(history(b)).toEqual(history(a));
+    expect(readFileSync(join(b, 'model.safetensors')).equals(readFileSync(join(a, 'model.safetensors'))), 'bit-identical merged model').toBe(true);
+    expect(readFileSync(join(b, 'adapter.safetensors')).equals(readFileSync(join(a, 'adapter.safetensors'))), 'bit-identical adapter').toBe(true);
+    expect(existsSync(join(b, 'train-state'))).toBe(false);
+  });
+
+  it('usage errors exit 2 and name the fix', async () => {
     const out = join(dir, 'bad');
     const cases: [string[], RegExp][] = [
       [['finetune', '--model', base, '--out', out, '--method', 'qlora'], /--method must be one of gift-sw, lora, dora, full, got "qlora"/],
@@ -107,7 +155,7 @@ describe('sift finetune', () => {
       [['finetune', '--model', base, '--out', out, '--steps', '0'], /--steps must be an integer >= 1, got 0/],
       [['finetune', '--model', join(dir, 'nope'), '--out', out], /nope is not a folder/],
       [['finetune', '--model', base, '--out', join(dir, 'full')], /already exist.*pass --force/],
-      [['finetune', '--model', base, '--out', out, '--resume'], /unknown option '--resume'/],
+      [['finetune', '--model', base, '--out', out, '--checkpoint-every', '-1'], /--checkpoint-every must be an integer >= 0, got -1/],
     ];
     for (const [args, message] of cases) {
       const r = await sift(...args);

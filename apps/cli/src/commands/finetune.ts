@@ -1,15 +1,15 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { perplexity } from '@sift/eval';
 import {
   FINE_TUNE_DEFAULTS, GIFT_DEFAULTS, LORA_DEFAULTS, QUANT_BITS, applyDora, applyFullFineTuning, applyGiftSw, applyLora,
-  collectLinearStats, fineTune, loadQuantized, mergeAdapters, saveGiftAdapter,
-  type FineTuneOptions, type FineTuneReport, type QuantBits,
+  collectLinearStats, fineTune, fineTuneStateInfo, loadQuantized, mergeAdapters, readFineTuneState, saveGiftAdapter, writeFineTuneState,
+  type FineTuneOptions, type FineTuneReport, type FineTuneState, type QuantBits,
 } from '@sift/gift-sw';
 import { RandomBatches, saveCheckpoint, type CausalLM, type TokenBatch } from '@sift/lm';
-import { findLinears, writeSafetensorsFile, type ActivationStats, type SafeTensor } from '@sift/tensor-core';
+import { SiftError, findLinears, writeSafetensorsFile, type ActivationStats, type RngState, type SafeTensor } from '@sift/tensor-core';
 import { UsageError } from '../config.js';
 import { parseIntOption, type CommandContext } from '../context.js';
 import { QUANTIZED_FILE } from './quantize.js';
@@ -54,7 +54,20 @@ export interface FinetuneCliOptions {
   clipNorm: number;
   calibSamples: number;
   valWindows: number;
+  checkpointEvery: number;
+  resume?: boolean;
   force: boolean;
+}
+
+/** The folder, inside `--out`, of a run's snapshots (removed once the outputs are written). */
+const STATE_DIR = 'train-state';
+const STATE_FILE = 'finetune-state.safetensors';
+
+/** What the CLI saves beside the library's snapshot, to resume the same run. */
+interface CliResumeState {
+  batches: RngState;
+  /** Everything that shapes the run besides the library's options (compared key by key on resume). */
+  setup: Record<string, unknown>;
 }
 
 /** What `sift finetune` returns and writes to `report.json`. */
@@ -77,6 +90,8 @@ export interface FinetuneCliReport {
   validation: { windows: number; before: number; after: number } | null;
   optimizerStateBytes: number;
   msPerStep: number;
+  /** The step a killed run resumed after (`--resume`), or null. */
+  resumedFrom: number | null;
   /** The adapter file (GIFT-SW columns, LoRA/DoRA factors), or null for full fine-tuning. */
   adapter: string | null;
   timeMs: { prepare: number; train: number; save: number; total: number };
@@ -125,6 +140,7 @@ export async function runFinetune(o: FinetuneCliOptions, ctx: CommandContext): P
   if (!(QUANT_BITS as readonly unknown[]).includes(noiseBits)) throw new UsageError(`--noise-bits must be one of ${QUANT_BITS.join(', ')}, got ${JSON.stringify(noiseBits)}`);
   const valWindows = checkNumber('--val-windows', o.valWindows, { integer: true, min: 0 });
   const calibSamples = checkNumber('--calib-samples', o.calibSamples, { integer: true, min: 1 });
+  const checkpointEvery = checkNumber('--checkpoint-every', o.checkpointEvery, { integer: true, min: 0 });
   const genres = listOption(o.genres);
   const targets = listOption(o.targets);
   const filter = {
@@ -132,9 +148,27 @@ export async function runFinetune(o: FinetuneCliOptions, ctx: CommandContext): P
     exclude: o.exclude === undefined ? [...GIFT_DEFAULTS.exclude] : listOption(o.exclude),
   };
   checkModelDir(source, sourceFlag);
+  const stateDir = join(o.out, STATE_DIR);
+  const stateFile = join(stateDir, STATE_FILE);
+  if (existsSync(stateDir) && o.resume !== true) {
+    if (o.force) rmSync(stateDir, { recursive: true, force: true });
+    else throw new UsageError(`${o.out} holds an interrupted fine-tuning run (${STATE_DIR}/); pass --resume to continue it or --force to start over`);
+  }
   prepareOutput(o.out, FINETUNE_OUTPUTS, o.force);
   await ctx.startBackend();
   const seed = ctx.globals().seed;
+  let resume: FineTuneState | null = null;
+  let resumeCli: CliResumeState | null = null;
+  if (o.resume === true) {
+    if (existsSync(stateFile)) {
+      resume = await readFineTuneState(stateFile);
+      const info = fineTuneStateInfo(resume);
+      resumeCli = info.caller as CliResumeState;
+      ctx.info(`resuming the fine-tuning run in ${o.out} after step ${String(info.step)} of ${String(info.of)}`);
+    } else {
+      ctx.info(`--resume: no snapshot in ${stateDir}; starting from step 0`);
+    }
+  }
   const { model, tokenizer } = await loadLm(source, sourceFlag);
   let stats: Map<string, ActivationStats> | undefined;
   try {
@@ -151,6 +185,7 @@ export async function runFinetune(o: FinetuneCliOptions, ctx: CommandContext): P
 
     // The method: which parameters train.
     let methodOptions: Record<string, unknown>;
+    let columnsChosen: Record<string, number[]> | null = null;
     let trainable: { trainableParams: number; totalParams: number; layers: number };
     if (method === 'gift-sw') {
       let salient: Record<string, Int32Array> | undefined;
@@ -180,6 +215,7 @@ export async function runFinetune(o: FinetuneCliOptions, ctx: CommandContext): P
       };
       const r = asUsage(() => applyGiftSw(model, gift, { ...(stats === undefined ? {} : { stats }), ...(salient === undefined ? {} : { salient }) }));
       methodOptions = { ...r.options };
+      columnsChosen = Object.fromEntries(r.layers.map((l) => [l.name, [...l.salient]]));
       trainable = { trainableParams: r.trainableParams, totalParams: r.totalParams, layers: r.layers.length };
     } else if (method === 'lora' || method === 'dora') {
       // Equal budget by default: as many trainable scalars as k salient columns, r = round(k·Σout / Σ(in + out)).
@@ -200,14 +236,35 @@ export async function runFinetune(o: FinetuneCliOptions, ctx: CommandContext): P
       `${trainable.totalParams.toLocaleString('en-US')} parameters (${((100 * trainable.trainableParams) / trainable.totalParams).toFixed(2)}%)`);
     const tPrep = performance.now();
 
-    const batches = new RandomBatches(train.ids, { batchSize, length: seqlen, seed });
+    const setup: Record<string, unknown> = { method, source, seed, batchSize, seqlen, genres, calibSamples, methodOptions, columns: columnsChosen };
+    if (resumeCli !== null) {
+      for (const [key, now] of Object.entries(setup)) {
+        const was = resumeCli.setup[key];
+        if (JSON.stringify(was) !== JSON.stringify(now)) {
+          const show = (v: unknown): string => { const t = v === undefined ? 'none' : JSON.stringify(v); return t.length > 80 ? `${t.slice(0, 77)}...` : t; };
+          throw new UsageError(`--resume: the interrupted run in ${o.out} had ${key} ${show(was)}, this one ${show(now)}; ` +
+            'give the same options (and global --seed) as the interrupted run, or --force to start over');
+        }
+      }
+    }
+    const batches = new RandomBatches(train.ids, { batchSize, length: seqlen, seed }, resumeCli?.batches);
     const progress = ctx.progress();
     let report: FineTuneReport;
+    if (checkpointEvery > 0) mkdirSync(stateDir, { recursive: true });
     try {
       report = await fineTune(model, (b: TokenBatch) => model.loss(tf.tensor2d(b.inputs, b.shape, 'int32'), { targets: tf.tensor2d(b.targets, b.shape, 'int32') }),
         () => batches.next().value, training, {
           onProgress: (p) => { progress.update({ stage: 'train', done: p.step, total: p.of, info: { loss: p.loss, lr: p.lr } }); },
+          ...(resume === null ? {} : { resume }),
+          ...(checkpointEvery === 0 ? {} : {
+            checkpointEvery,
+            callerState: (): CliResumeState => ({ batches: batches.state(), setup }),
+            onCheckpoint: (state) => writeFineTuneState(stateFile, state),
+          }),
         });
+    } catch (err) {
+      if (resume !== null && err instanceof SiftError && err.code === 'E_CONFIG') throw new UsageError(`--resume: ${err.message}`);
+      throw err;
     } finally {
       progress.finish();
     }
@@ -231,13 +288,15 @@ export async function runFinetune(o: FinetuneCliOptions, ctx: CommandContext): P
       ...trainable,
       losses: { first: report.losses[0], last: report.losses[report.losses.length - 1], meanLast10: last10.reduce((a, b) => a + b, 0) / last10.length },
       validation: valIds === null || before === null || after === null ? null : { windows: Math.floor(valIds.length / seqlen), before, after },
-      optimizerStateBytes: report.optimizerStateBytes, msPerStep: report.msPerStep, adapter,
+      optimizerStateBytes: report.optimizerStateBytes, msPerStep: report.msPerStep, resumedFrom: report.resumedFrom, adapter,
       timeMs: { prepare: tPrep - t0, train: tTrain - tPrep, save: tSave - tTrain, total: tSave - t0 },
     };
     await writeJson(join(o.out, 'report.json'), { ...out, history: report.losses });
+    rmSync(stateDir, { recursive: true, force: true }); // the outputs are complete: nothing left to resume
     return out;
   } finally {
     if (stats !== undefined) for (const s of stats.values()) s.dispose();
+    if (resume !== null) tf.dispose(Object.values(resume.tensors));
     model.dispose();
   }
 }
@@ -261,7 +320,7 @@ export function registerFinetune(program: Command, ctx: CommandContext): void {
   const f = FINE_TUNE_DEFAULTS;
   program.command('finetune')
     .description('Fine-tune a checkpoint on Brown text: GIFT-SW (k salient columns with noise on the rest), LoRA, DoRA or full; ' +
-      'writes the merged model (for `sift eval ppl`), the adapter and report.json. Runs do not resume: the library keeps no training state.')
+      'writes the merged model (for `sift eval ppl`), the adapter and report.json; a killed run continues with --resume.')
     .option('--model <dir>', 'checkpoint folder to fine-tune: config.json, model.safetensors, tokenizer.json')
     .option('--quantized <dir>', 'instead of --model: a `sift quantize` output; GIFT-SW then trains its salient columns (Post-GIFT-SW)')
     .requiredOption('--out <dir>', 'output folder: merged checkpoint, adapter.safetensors (+ adapter.gift.json or adapter.json), report.json')
@@ -288,6 +347,8 @@ export function registerFinetune(program: Command, ctx: CommandContext): void {
     .option('--clip-norm <f>', 'global gradient-norm clip (0: off)', parseNumberOption('--clip-norm'), f.clipNorm)
     .option('--calib-samples <n>', 'GIFT-SW: calibration windows for the salience metric', parseIntOption('--calib-samples'), 32)
     .option('--val-windows <n>', 'validation windows for perplexity before and after (0: skip)', parseIntOption('--val-windows'), 16)
+    .option('--checkpoint-every <n>', 'snapshot the run (trained tensors, optimizer, noise and batch generators) every n steps into --out/train-state (0: never)', parseIntOption('--checkpoint-every'), 50)
+    .option('--resume', 'continue the interrupted run in --out from its last snapshot (same options and --seed), ending as an uninterrupted run would', false)
     .option('--force', 'overwrite existing outputs in --out', false)
     .addHelpText('after', [
       '', 'Batches, noise and dropout are seeded by the global --seed.', '', 'Examples:',
@@ -295,6 +356,7 @@ export function registerFinetune(program: Command, ctx: CommandContext): void {
       '  $ sift finetune --model models/small --out models/small-lora --method lora --salient-columns 32 --steps 200   # equal budget',
       '  $ sift finetune --quantized models/small-q3 --out models/small-q3-gift --method gift-sw --noise-bits 4    # Post-GIFT-SW',
       '  $ sift finetune --model models/small --out models/small-news --method full --genres news --steps 100 --lr 1e-4',
+      '  $ sift finetune --model models/small --out models/small-gift --method gift-sw --steps 2000 --resume   # after Ctrl-C or a kill',
     ].join('\n'))
     .action(async (opts: FinetuneCliOptions) => {
       printFinetune(await runFinetune(opts, ctx), ctx);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,8 +74,15 @@ describe('sift lm', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err).toMatch(message);
     }
-    const missing = await sift('lm', 'generate', '--model', join(dir, 'nope'), '--prompt', 'x');
-    expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/nope/);
+    // A missing or incomplete checkpoint folder is a usage error in every command that reads one.
+    for (const args of [['lm', 'generate', '--prompt', 'x'], ['lm', 'eval'], ['eval', 'ppl']]) {
+      const missing = await sift(...args, '--model', join(dir, 'nope'));
+      expect(missing.code, args.join(' ')).toBe(2);
+      expect(missing.err).toMatch(/--model .*nope is not a folder; give a checkpoint folder written by `sift lm train`/);
+    }
+    mkdirSync(join(dir, 'empty'));
+    const partial = await sift('lm', 'generate', '--prompt', 'x', '--model', join(dir, 'empty'));
+    expect(partial.code).toBe(2);
+    expect(partial.err).toMatch(/lacks config\.json.*model\.safetensors/);
   });
 });

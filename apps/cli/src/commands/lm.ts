@@ -8,6 +8,7 @@ import {
 } from '@sift/lm';
 import { UsageError } from '../config.js';
 import { parseIntOption, type CommandContext } from '../context.js';
+import { checkModelDir } from './model-io.js';
 
 const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 const SPLITS = ['train', 'validation', 'test'] as const;
@@ -71,6 +72,7 @@ export interface LmGenerateOptions {
 
 /** Runs `sift lm generate`: continues a prompt with a checkpoint's model and tokenizer. */
 export async function runLmGenerate(o: LmGenerateOptions, ctx: CommandContext): Promise<{ prompt: string; completion: string; tokens: number }> {
+  checkModelDir(o.model);
   await ctx.startBackend();
   const tokenizer = await loadTokenizer(join(o.model, 'tokenizer.json'));
   const { model } = await loadCheckpoint(o.model);
@@ -102,6 +104,7 @@ export interface PplOptions {
 /** Perplexity of a checkpoint on a Brown split (the WikiText-2 protocol: non-overlapping windows), with bits per byte. */
 export async function runPerplexity(o: PplOptions, ctx: CommandContext): Promise<PerplexityReport & { split: string }> {
   if (!(SPLITS as readonly string[]).includes(o.split)) throw new UsageError(`--split must be one of ${SPLITS.join(', ')}, got "${o.split}"`);
+  checkModelDir(o.model);
   await ctx.startBackend();
   const tokenizer = await loadTokenizer(join(o.model, 'tokenizer.json'));
   const docs = await loadBrownSplit({ split: o.split as (typeof SPLITS)[number], ...(o.genres === undefined ? {} : { genres: o.genres.split(',').map((g) => g.trim()) }) });

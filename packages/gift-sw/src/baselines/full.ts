@@ -23,7 +23,8 @@ function copyInto(dst: Linear, src: Linear): void {
 export class NoisyLinear extends Linear {
   /** Bits of the noise grid. */
   readonly noiseBits: QuantBits;
-  private readonly rng: Rng;
+  /** The noise generator (saved and restored by `fineTune` checkpoints). */
+  readonly rng: Rng;
 
   constructor(base: Linear, options: { noiseBits: QuantBits; rng: Rng }) {
     super({ inFeatures: base.inFeatures, outFeatures: base.outFeatures, bias: base.bias !== null, weightInit: 'zeros', biasInit: 'zeros' });

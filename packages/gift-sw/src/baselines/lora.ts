@@ -53,7 +53,8 @@ export class LoraLinear extends Linear {
   readonly scaling: number;
   /** Dropout probability on the adapter path. */
   readonly dropoutP: number;
-  protected readonly rng: Rng;
+  /** The dropout generator (saved and restored by `fineTune` checkpoints). */
+  readonly rng: Rng;
 
   constructor(base: Linear, options: { rank: number; alpha: number; dropout: number; rng: Rng }) {
     super({ inFeatures: base.inFeatures, outFeatures: base.outFeatures, bias: base.bias !== null, weightInit: 'zeros', biasInit: 'zeros' });

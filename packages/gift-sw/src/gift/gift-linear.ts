@@ -50,7 +50,8 @@ export class GiftLinear extends Linear {
   readonly noiseBits: QuantBits;
   /** The noise distribution. */
   readonly noiseType: NoiseType;
-  private readonly rng: Rng | null;
+  /** The noise generator, or null without noise (saved and restored by `fineTune` checkpoints). */
+  readonly rng: Rng | null;
 
   /**
    * Splits a `Linear` (its current weights are copied; the original is left as is). Same as `GiftLinear.fromLinear`.

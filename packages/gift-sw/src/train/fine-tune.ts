@@ -5,7 +5,10 @@
  * callbacks. The same loop runs every method, so their costs compare.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, SiftError, clipGradNorm, constantLr, valueAndGrads, warmupCosine, type Module } from '@sift/tensor-core';
+import {
+  AdamW, Rng, SiftError, clipGradNorm, constantLr, loadTrainingState, readSafetensorsFile, safeTensorToTf, saveTrainingState, tfToSafeTensor,
+  valueAndGrads, warmupCosine, writeSafetensorsFile, type Module, type SafeTensor, type TrainingState, type TrainingStateJson,
+} from '@sift/tensor-core';
 
 /** Options of `fineTune`. */
 export interface FineTuneOptions {
@@ -39,6 +42,124 @@ export interface FineTuneProgress {
   lr: number;
 }
 
+/**
+ * A resumable snapshot of a `fineTune` run, taken after a step: the trainable parameters (`param.<name>`), AdamW's
+ * moments and step count (`optim.*`, so the schedule resumes too), the generators of the model's noise and dropout
+ * (every module with a public `rng`: `GiftLinear`, `LoraLinear`, `DoraLinear`, `NoisyLinear`, `Dropout`), the losses
+ * so far and the caller's JSON (e.g. its batch sampler's position). Frozen weights are not stored: resume into the
+ * same base model with the same method applied (same seed, same columns).
+ */
+export type FineTuneState = TrainingState;
+
+/** Hooks of `fineTune`: progress, periodic snapshots, and resuming from one. */
+export interface FineTuneHooks {
+  /** After every step. */
+  onProgress?: (p: FineTuneProgress) => void;
+  /** Take a snapshot every this many steps (0 or absent: never). */
+  checkpointEvery?: number;
+  /** Receives each snapshot (e.g. `writeFineTuneState(file, state)`); its tensors are disposed once it resolves. */
+  onCheckpoint?: (state: FineTuneState, step: number) => void | Promise<void>;
+  /** JSON saved with each snapshot (read it back with `fineTuneStateInfo(state).caller`). */
+  callerState?: () => unknown;
+  /** Continue from this snapshot: the run ends as the uninterrupted run would, bit for bit. The caller keeps it. */
+  resume?: FineTuneState | undefined;
+}
+
+/** What a `FineTuneState` holds besides tensors (stored in `json.extra`). */
+interface FineTuneExtra {
+  format: 'sift.fine-tune';
+  options: FineTuneOptions;
+  losses: number[];
+  params: { name: string; shape: number[] }[];
+  caller?: unknown;
+}
+
+const OPTION_KEYS = ['steps', 'lr', 'schedule', 'warmupRatio', 'minLr', 'weightDecay', 'clipNorm'] as const;
+
+function fineTuneExtra(state: FineTuneState): FineTuneExtra {
+  const extra = state.json.extra as Partial<FineTuneExtra> | undefined;
+  if (extra?.format !== 'sift.fine-tune' || !Array.isArray(extra.losses) || !Array.isArray(extra.params) || extra.options === undefined) {
+    throw new SiftError('E_STATE_DICT', 'fineTune: the state is not a fine-tuning snapshot (no sift.fine-tune record); it was not written by fineTune.');
+  }
+  return extra as FineTuneExtra;
+}
+
+/** The step a snapshot was taken after, the run's total steps, and the caller's JSON saved with it. */
+export function fineTuneStateInfo(state: FineTuneState): { step: number; of: number; caller: unknown } {
+  const extra = fineTuneExtra(state);
+  return { step: state.json.step, of: extra.options.steps, caller: extra.caller };
+}
+
+/** Modules of `model` with a public generator (noise, dropout), by module path. */
+function moduleRngs(model: Module): Record<string, Rng> {
+  const out: Record<string, Rng> = {};
+  for (const [name, m] of model.namedModules()) {
+    const r = (m as { rng?: unknown }).rng;
+    if (r instanceof Rng) out[name === '' ? '.' : name] = r;
+  }
+  return out;
+}
+
+/**
+ * Writes a `fineTune` snapshot to one safetensors file (tensors + the JSON as metadata), atomically: a killed writer
+ * leaves the previous snapshot intact. Node only.
+ */
+export async function writeFineTuneState(file: string, state: FineTuneState): Promise<void> {
+  const safe = new Map<string, SafeTensor>();
+  for (const [k, t] of Object.entries(state.tensors)) safe.set(k, await tfToSafeTensor(t, { name: k }));
+  await writeSafetensorsFile(file, safe, { sift_fine_tune: JSON.stringify(state.json) });
+}
+
+/**
+ * Reads a snapshot written by `writeFineTuneState`; dispose `state.tensors` when done. Node only.
+ * @throws SiftError `E_STATE_DICT` when the file is not a fine-tuning snapshot
+ */
+export async function readFineTuneState(file: string): Promise<FineTuneState> {
+  const data = await readSafetensorsFile(file);
+  const text = data.metadata.sift_fine_tune as string | undefined;
+  if (text === undefined) throw new SiftError('E_STATE_DICT', `"${file}" is not a Sift fine-tuning snapshot (no sift_fine_tune metadata); it was not written by writeFineTuneState.`);
+  const json = JSON.parse(text) as TrainingStateJson;
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const [k, t] of data.tensors()) tensors[k] = safeTensorToTf(t, { name: k });
+  const state = { tensors, json };
+  try {
+    fineTuneExtra(state);
+  } catch (e) {
+    tf.dispose(Object.values(tensors));
+    throw e;
+  }
+  return state;
+}
+
+/** Restores a snapshot into the freshly set-up run; returns the losses so far. */
+function restore(state: FineTuneState, o: FineTuneOptions, trainable: [string, tf.Variable][], opt: AdamW, rngs: Record<string, Rng>): number[] {
+  const extra = fineTuneExtra(state);
+  for (const k of OPTION_KEYS) {
+    if (extra.options[k] !== o[k]) {
+      throw new SiftError('E_CONFIG', `fineTune: cannot resume: ${k} was ${JSON.stringify(extra.options[k])} in the snapshot and is ${JSON.stringify(o[k])} now; resume with the same options or start over.`);
+    }
+  }
+  const want = trainable.map(([n, p]) => `${n} [${p.shape.join(',')}]`);
+  const got = extra.params.map((p) => `${p.name} [${p.shape.join(',')}]`);
+  if (want.join(';') !== got.join(';')) {
+    const diff = want.find((w, i) => w !== got[i]) ?? (got.length > want.length ? got[want.length] : '');
+    throw new SiftError('E_CONFIG', `fineTune: cannot resume: the snapshot trained ${got.length} tensors and this model has ${want.length} trainable ones ` +
+      `(first difference: ${diff}); apply the same method, options and seed to the same base model as the interrupted run.`);
+  }
+  const missing = Object.keys(rngs).filter((n) => !(n in state.json.rngs));
+  if (missing.length > 0) throw new SiftError('E_CONFIG', `fineTune: cannot resume: the snapshot has no generator state for ${missing.slice(0, 3).join(', ')}; apply the same method as the interrupted run.`);
+  const optim: Record<string, tf.Tensor> = {};
+  for (const [k, t] of Object.entries(state.tensors)) if (k.startsWith('optim.')) optim[k] = t;
+  loadTrainingState({ tensors: optim, json: state.json }, { optimizer: opt });
+  for (const [name, p] of trainable) {
+    const t = state.tensors[`param.${name}`] as tf.Tensor | undefined;
+    if (t === undefined) throw new SiftError('E_STATE_DICT', `fineTune: the snapshot lacks the tensor param.${name}; the file is damaged, start over.`);
+    p.assign(t.dtype === p.dtype ? t : tf.cast(t, p.dtype));
+  }
+  for (const [name, r] of Object.entries(rngs)) r.setState(state.json.rngs[name].state);
+  return [...extra.losses];
+}
+
 /** What `fineTune` did. */
 export interface FineTuneReport {
   options: FineTuneOptions;
@@ -48,10 +169,12 @@ export interface FineTuneReport {
   trainableParams: number;
   /** Bytes of AdamW's state after training (two float32 slots per trained scalar). */
   optimizerStateBytes: number;
-  /** Wall time of the loop, ms. */
+  /** Wall time of the loop (this call's steps only, when resumed), ms. */
   ms: number;
-  /** Mean wall time per step, ms. */
+  /** Mean wall time per step of this call, ms. */
   msPerStep: number;
+  /** The step the run resumed after, or null. */
+  resumedFrom: number | null;
 }
 
 /** Merges `input` over `FINE_TUNE_DEFAULTS` and validates it. */
@@ -70,26 +193,55 @@ export function parseFineTuneOptions(input: Partial<FineTuneOptions> = {}): Fine
 
 /**
  * Trains `model`'s trainable parameters on `loss(batch)` for `steps` steps, the model in training mode (noise and
- * dropout on), and puts it back in eval mode at the end.
+ * dropout on), and puts it back in eval mode at the end. With `checkpointEvery` + `onCheckpoint` it hands out
+ * resumable snapshots; `resume` continues one, ending exactly as the uninterrupted run.
  * @param loss     returns a scalar loss for a batch (runs inside the gradient tape; use the model's forward)
  * @param batches  the batch of step `i` (e.g. `(i) => data[i % data.length]`); may be async
  * @example
  * const report = await fineTune(model, (b) => crossEntropy(model.forward(b.x), b.y), (i) => batches[i % batches.length],
- *   { steps: 200, lr: 1e-4 }, { onProgress: (p) => console.log(p.step, p.loss) });
+ *   { steps: 200, lr: 1e-4 }, { onProgress: (p) => console.log(p.step, p.loss),
+ *     checkpointEvery: 50, onCheckpoint: (s) => writeFineTuneState('run/state.safetensors', s) });
  */
 export async function fineTune<B>(model: Module, loss: (batch: B) => tf.Scalar, batches: (step: number) => B | Promise<B>,
-  options: Partial<FineTuneOptions> = {}, hooks: { onProgress?: (p: FineTuneProgress) => void } = {}): Promise<FineTuneReport> {
+  options: Partial<FineTuneOptions> = {}, hooks: FineTuneHooks = {}): Promise<FineTuneReport> {
   const o = parseFineTuneOptions(options);
+  const every = hooks.checkpointEvery ?? 0;
+  if (!(Number.isInteger(every) && every >= 0)) throw new SiftError('E_CONFIG', `fineTune: checkpointEvery must be an integer >= 0, got ${every}.`);
+  if (every > 0 && hooks.onCheckpoint === undefined) throw new SiftError('E_CONFIG', 'fineTune: checkpointEvery is set but onCheckpoint is not; pass onCheckpoint to receive the snapshots.');
   const trainable = model.namedParameters({ trainableOnly: true });
   if (trainable.length === 0) throw new SiftError('E_CONFIG', 'fineTune: the model has no trainable parameter; apply a method (applyGiftSw, applyLora, ...) first.');
   const warmupSteps = o.schedule === 'cosine' ? Math.floor(o.warmupRatio * o.steps) : 0;
   const lr = o.schedule === 'cosine' ? warmupCosine({ baseLr: o.lr, warmupSteps, totalSteps: o.steps, minLr: o.minLr }) : constantLr(o.lr);
   const opt = new AdamW(trainable, { lr, weightDecay: o.weightDecay });
-  const losses: number[] = [];
+  const rngs = moduleRngs(model);
+  const params = trainable.map(([name, p]) => ({ name, shape: [...p.shape] }));
+  let losses: number[] = [];
+  let start = 0;
+  try {
+    if (hooks.resume !== undefined) {
+      losses = restore(hooks.resume, o, trainable, opt, rngs);
+      start = hooks.resume.json.step;
+      if (start !== losses.length || start > o.steps) throw new SiftError('E_STATE_DICT', `fineTune: the snapshot's step (${start}) does not match its ${losses.length} losses; the file is damaged, start over.`);
+    }
+  } catch (e) {
+    opt.dispose();
+    throw e;
+  }
+  const snapshot = async (step: number): Promise<void> => {
+    const state = saveTrainingState({ optimizer: opt, rngs, step });
+    for (const [name, p] of trainable) state.tensors[`param.${name}`] = tf.clone(p);
+    const extra: FineTuneExtra = { format: 'sift.fine-tune', options: o, losses: [...losses], params, ...(hooks.callerState === undefined ? {} : { caller: hooks.callerState() }) };
+    state.json.extra = extra;
+    try {
+      await hooks.onCheckpoint!(state, step);
+    } finally {
+      tf.dispose(Object.values(state.tensors));
+    }
+  };
   model.train();
   const t0 = performance.now();
   try {
-    for (let step = 0; step < o.steps; step++) {
+    for (let step = start; step < o.steps; step++) {
       const batch = await batches(step);
       const stepLr = opt.currentLr();
       const value = tf.tidy(() => {
@@ -104,13 +256,16 @@ export async function fineTune<B>(model: Module, loss: (batch: B) => tf.Scalar, 
       }
       losses.push(l);
       hooks.onProgress?.({ stage: 'train', step: step + 1, of: o.steps, loss: l, lr: stepLr });
+      if (every > 0 && (step + 1) % every === 0 && step + 1 < o.steps) await snapshot(step + 1);
     }
     const ms = performance.now() - t0;
     const state = opt.state();
     const optimizerStateBytes = Object.values(state.tensors).reduce((n, t) => n + t.size * 4, 0);
     tf.dispose(Object.values(state.tensors));
+    const ran = o.steps - start;
     return {
-      options: o, losses, trainableParams: trainable.reduce((n, [, v]) => n + v.size, 0), optimizerStateBytes, ms, msPerStep: ms / o.steps,
+      options: o, losses, trainableParams: trainable.reduce((n, [, v]) => n + v.size, 0), optimizerStateBytes, ms, msPerStep: ran > 0 ? ms / ran : 0,
+      resumedFrom: hooks.resume === undefined ? null : start,
     };
   } finally {
     opt.dispose();

@@ -26,6 +26,16 @@ describe('Rng', () => {
     expect([back.normal(), back.float(), back.int(10)]).toEqual(want);
   });
 
+  it('setState() restores a generator in place (the one a module holds)', () => {
+    const r = new Rng(9);
+    r.normal();
+    const snap = r.state();
+    const want = [r.normal(), r.float()];
+    r.float();
+    r.setState(JSON.parse(JSON.stringify(snap)) as ReturnType<Rng['state']>);
+    expect([r.normal(), r.float()]).toEqual(want);
+  });
+
   it('fork(label) is deterministic and independent of other forks', () => {
     const r = new Rng(1);
     const a1 = r.fork('init').float();

@@ -75,6 +75,12 @@ export class Rng {
     return r;
   }
 
+  /** Restores this generator in place from `state()` (for generators held by modules; else use `fromState`). */
+  setState(state: RngState): void {
+    [this.s0, this.s1, this.s2, this.s3] = state.s.map((v) => v >>> 0) as [number, number, number, number];
+    this.spare = state.spare;
+  }
+
   /** A snapshot to save with a training checkpoint. */
   state(): RngState {
     return { s: [this.s0, this.s1, this.s2, this.s3], spare: this.spare };
