@@ -19,7 +19,7 @@ export {
 } from './methods/losses.js';
 export { GenerativeModel, SupervisedModel, type ReconstructionParts, type ReconstructionWeights } from './methods/models.js';
 export {
-  TRAIN_DEFAULTS, trainColes, trainGenerative, trainHybrid, trainMlem, trainSupervised,
+  TRAIN_DEFAULTS, trainColes, trainGenerative, trainHybrid, trainMlem, trainSnapshotInfo, trainSupervised,
   type MethodName, type TrainCall, type TrainOptions, type TrainProgress, type TrainReport, type TrainResult,
 } from './methods/train.js';
 export {

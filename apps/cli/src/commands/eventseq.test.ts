@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { embed, generateSynthetic, loadSequenceEncoder, loadStore } from '@sift/eventseq-ssl';
 import { readSafetensorsFile } from '@sift/tensor-core';
@@ -156,6 +158,48 @@ describe('sift eventseq train, embed, eval', () => {
     expect(r.err).toMatch(/training CoLES first/);
     expect(r.out).toMatch(/teacher\s+CoLES trained first/);
     expect(existsSync(join(out, 'teacher', 'encoder.safetensors'))).toBe(true);
+  });
+
+  it('a killed run (in the CoLES teacher or in MLEM itself) resumed with --resume ends exactly as an uninterrupted one', async () => {
+    const args = ['eventseq', 'train', '--data', 'synthetic', '--method', 'mlem', '--clients', '96', '--epochs', '4', '--hidden', '8', '--batch-size', '8', '--max-len', '40'];
+    const ref = join(dir, 'resume-ref');
+    const whole = await sift('--json', '--quiet', ...args, '--out', ref);
+    expect(whole.code, whole.err).toBe(0);
+    expect(existsSync(join(ref, 'train-state')), 'snapshots are removed once the model is written').toBe(false);
+    const pkgDir = fileURLToPath(new URL('../..', import.meta.url));
+    expect(existsSync(join(pkgDir, 'dist/index.js')), 'dist/ is missing: run `pnpm build` first').toBe(true);
+    const losses = (out: string): unknown => {
+      const r = JSON.parse(out) as { report: { epochLoss: number[] }; teacherReport: { epochLoss: number[] } };
+      return [r.teacherReport.epochLoss, r.report.epochLoss];
+    };
+    for (const phase of ['teacher', 'main'] as const) {
+      const out = join(dir, `resume-${phase}`);
+      const child = spawn(process.execPath, [join(pkgDir, 'bin/sift.js'), '--quiet', ...args, '--out', out], { stdio: 'ignore' });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code); }));
+      const state = join(out, 'train-state', 'eventseq-state.safetensors');
+      const reached = (): boolean => existsSync(state) && readFileSync(state).toString('latin1').includes(`\\"phase\\":\\"${phase}\\"`);
+      for (let i = 0; i < 2400 && !reached(); i++) await new Promise((r) => setTimeout(r, 10));
+      child.kill('SIGKILL');
+      expect(await exited, `the run finished before a ${phase} snapshot could be seen; make it longer`).toBeNull();
+      expect(existsSync(join(out, 'encoder.safetensors'))).toBe(false);
+      const refused = await sift(...args, '--out', out);
+      expect(refused.code).toBe(2);
+      expect(refused.err).toMatch(/holds an interrupted training run \(train-state\/\); pass --resume to continue it or --force to start over/);
+      const other = await sift(...args.map((v) => (v === '4' ? '5' : v)), '--out', out, '--resume');
+      expect(other.code).toBe(2);
+      expect(other.err).toMatch(/--resume: the interrupted run in .* had epochs 4, this one 5/);
+      const resumed = await sift('--json', '--quiet', ...args, '--out', out, '--resume');
+      expect(resumed.code, resumed.err).toBe(0);
+      expect(losses(resumed.out), phase).toEqual(losses(whole.out));
+      const from = (JSON.parse(resumed.out) as { resumedFrom: { phase: string; epoch: number } }).resumedFrom;
+      expect(from.phase).toBe(phase);
+      expect(from.epoch).toBeGreaterThanOrEqual(1);
+      expect(from.epoch).toBeLessThan(4);
+      for (const f of ['encoder.safetensors', 'teacher/encoder.safetensors']) {
+        expect(readFileSync(join(out, f)).equals(readFileSync(join(ref, f))), `${phase}: ${f} bit-identical`).toBe(true);
+      }
+      expect(existsSync(join(out, 'train-state'))).toBe(false);
+    }
   });
 
   it('usage errors exit 2 and name the fix', async () => {

@@ -1,14 +1,17 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   embed, embeddingGeometry, generateSynthetic, ingestEvents, loadAgeGroup, loadAlphaBattle, loadPhysioNet2012, loadRosbank,
   loadSequenceEncoder, loadStore, METHODS, parseEventSchema, probeLabel, saveSequenceEncoder, saveStore,
-  SEQUENCE_ENCODER_DEFAULTS, splitEntities, TRAIN_DEFAULTS,
+  SEQUENCE_ENCODER_DEFAULTS, splitEntities, TRAIN_DEFAULTS, trainSnapshotInfo,
   type EmbedResult, type EventSchema, type GeometryReport, type IngestProgress, type IngestResult, type MethodName,
   type SequenceEncoder, type SequenceStore, type TrainCall, type TrainOptions, type TrainReport,
 } from '@sift/eventseq-ssl';
-import { writeFileAtomic, writeSafetensorsFile, type SafeTensor } from '@sift/tensor-core';
+import {
+  SiftError, parseTrainingState, serializeTrainingState, writeFileAtomic, writeSafetensorsFile, type SafeTensor, type TrainingState,
+} from '@sift/tensor-core';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../config.js';
 import { parseIntOption, type CommandContext } from '../context.js';
@@ -213,7 +216,20 @@ export interface EventseqTrainOptions extends DataOptions {
   maxLen?: number;
   label?: string;
   holdout: number;
+  resume?: boolean;
   force?: boolean;
+}
+
+/** The folder, inside `--out`, of the epoch snapshots (removed once the model is written). */
+const TRAIN_STATE_DIR = 'train-state';
+const TRAIN_STATE_FILE = 'eventseq-state.safetensors';
+
+/** What the CLI stores beside the library's snapshot (metadata `sift_cli`). */
+interface EventseqResumeInfo {
+  /** `teacher`: MLEM's CoLES teacher was training; `main`: the method itself. */
+  phase: 'teacher' | 'main';
+  teacherReport: TrainReport | null;
+  setup: Record<string, unknown>;
 }
 
 /** What `sift eventseq train` prints with `--json` (also written to `<out>/train.json`). */
@@ -226,6 +242,8 @@ export interface EventseqTrainSummary {
   teacher: { source: 'given' | 'trained'; dir: string } | null;
   report: TrainReport;
   teacherReport: TrainReport | null;
+  /** Where a killed run was resumed (`--resume`): the phase (MLEM's CoLES teacher or the method) and the epoch, or null. */
+  resumedFrom: { phase: 'teacher' | 'main'; epoch: number } | null;
   files: { tensors: string; sidecar: string; report: string };
   seconds: number;
 }
@@ -243,6 +261,54 @@ export async function runEventseqTrain(o: EventseqTrainOptions, ctx: CommandCont
   const { store, source } = await loadData(o);
   const seed = ctx.globals().seed;
   const parts = split(store, o.holdout, seed);
+  const setup: Record<string, unknown> = {
+    method, data: source, seed, holdout: o.holdout, teacher: o.teacher ?? null, epochs: o.epochs ?? null, batchSize: o.batchSize ?? null,
+    hidden: o.hidden ?? null, encoder: o.encoder, layers: o.layers ?? null, lr: o.lr ?? null, maxLen: o.maxLen ?? null, label: o.label ?? null,
+  };
+  const stateDir = join(o.out, TRAIN_STATE_DIR);
+  const stateFile = join(stateDir, TRAIN_STATE_FILE);
+  if (existsSync(stateDir) && o.resume !== true) {
+    if (o.force === true) rmSync(stateDir, { recursive: true, force: true });
+    else throw new UsageError(`${o.out} holds an interrupted training run (${TRAIN_STATE_DIR}/); pass --resume to continue it or --force to start over`);
+  }
+  let snapshot: TrainingState | null = null;
+  let resumeInfo: EventseqResumeInfo | null = null;
+  let resumedFrom: EventseqTrainSummary['resumedFrom'] = null;
+  if (o.resume === true && existsSync(stateFile)) {
+    const parsed = parseTrainingState(readFileSync(stateFile), stateFile);
+    snapshot = parsed;
+    resumeInfo = JSON.parse('sift_cli' in parsed.metadata ? parsed.metadata.sift_cli : '{}') as EventseqResumeInfo;
+    for (const [key, now] of Object.entries(setup)) {
+      const was = (resumeInfo.setup as Record<string, unknown> | undefined)?.[key];
+      if (JSON.stringify(was) !== JSON.stringify(now)) {
+        tf.dispose(Object.values(parsed.tensors));
+        throw new UsageError(`--resume: the interrupted run in ${o.out} had ${key} ${was === undefined ? 'unset' : JSON.stringify(was)}, this one ${JSON.stringify(now)}; ` +
+          'give the same options (and global --seed) as the interrupted run, or --force to start over');
+      }
+    }
+    const info = trainSnapshotInfo(parsed);
+    resumedFrom = { phase: resumeInfo.phase, epoch: info.epoch };
+    ctx.info(`resuming ${resumeInfo.phase === 'teacher' ? 'the CoLES teacher of MLEM' : info.method} in ${o.out} after epoch ${String(info.epoch)} of ${String(info.epochs)}`);
+  } else if (o.resume === true) {
+    ctx.info(`--resume: no snapshot in ${stateDir}; starting from epoch 0`);
+  }
+  /** Writes each epoch's snapshot atomically (the loop is synchronous: a temporary file and a rename). */
+  const saver = (phase: EventseqResumeInfo['phase'], teacherReport: TrainReport | null) => (state: TrainingState): void => {
+    mkdirSync(stateDir, { recursive: true });
+    const info: EventseqResumeInfo = { phase, teacherReport, setup };
+    const tmp = `${stateFile}.tmp-${String(process.pid)}`;
+    writeFileSync(tmp, serializeTrainingState(state, { sift_cli: JSON.stringify(info) }));
+    renameSync(tmp, stateFile);
+  };
+  /** The library's refusal of a snapshot (other options or data) is a usage error. */
+  const resumable = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (snapshot !== null && err instanceof SiftError && err.code === 'E_CONFIG' && err.message.includes('cannot resume')) throw new UsageError(`--resume: ${err.message}`);
+      throw err;
+    }
+  };
   await ctx.startBackend();
   const progress = ctx.progress();
   const options: Partial<TrainOptions> & TrainCall = {
@@ -274,9 +340,18 @@ export async function runEventseqTrain(o: EventseqTrainOptions, ctx: CommandCont
         teacher = await loadModel(o.teacher, '--teacher');
         checkSameEncoding(teacher, store, `the --teacher model in ${o.teacher}`);
         teacherInfo = { source: 'given', dir: o.teacher };
+      } else if (resumeInfo?.phase === 'main') {
+        // The teacher was complete when the interrupted run took its snapshot; it is saved in <out>/teacher.
+        const dir = join(o.out, 'teacher');
+        teacher = await loadModel(dir, '--resume: the saved teacher');
+        teacherReport = resumeInfo.teacherReport;
+        teacherInfo = { source: 'trained', dir };
       } else {
         ctx.info('MLEM needs a frozen CoLES encoder and no --teacher was given: training CoLES first with the same options');
-        const coles = METHODS.coles.train(store, options, {});
+        const fromSnapshot = resumeInfo?.phase === 'teacher' ? snapshot : null;
+        const coles = resumable(() => METHODS.coles.train(store, {
+          ...options, onEpoch: saver('teacher', null), ...(fromSnapshot === null ? {} : { resume: fromSnapshot }),
+        }, {}));
         teacher = coles.encoder;
         teacherReport = coles.report;
         const dir = join(o.out, 'teacher');
@@ -285,18 +360,23 @@ export async function runEventseqTrain(o: EventseqTrainOptions, ctx: CommandCont
         teacherInfo = { source: 'trained', dir };
       }
     }
-    const result = METHODS[method].train(store, options, teacher === undefined ? {} : { contrastive: teacher });
+    const mainSnapshot = resumeInfo?.phase === 'main' ? snapshot : null;
+    const result = resumable(() => METHODS[method].train(store, {
+      ...options, onEpoch: saver('main', teacherReport), ...(mainSnapshot === null ? {} : { resume: mainSnapshot }),
+    }, teacher === undefined ? {} : { contrastive: teacher }));
     encoder = result.encoder;
     progress.finish();
     mkdirSync(o.out, { recursive: true });
     await saveSequenceEncoder(encoder, modelBase(o.out));
     const summary: EventseqTrainSummary = {
       method, data: source, split: { holdout: o.holdout, seed, train: parts.train.length, heldOut: parts.test.length },
-      teacher: teacherInfo, report: result.report, teacherReport, files, seconds: (performance.now() - t0) / 1000,
+      teacher: teacherInfo, report: result.report, teacherReport, resumedFrom, files, seconds: (performance.now() - t0) / 1000,
     };
     await writeFileAtomic(files.report, `${JSON.stringify(summary, null, 1)}\n`);
+    rmSync(stateDir, { recursive: true, force: true }); // the model is written: nothing left to resume
     return summary;
   } finally {
+    if (snapshot !== null) tf.dispose(Object.values(snapshot.tensors));
     progress.finish();
     teacher?.dispose();
     encoder?.dispose();
@@ -567,9 +647,10 @@ export function registerEventseq(program: Command, ctx: CommandContext): void {
     .option('--max-len <n>', `keep the last N events of each sequence (default ${String(TRAIN_DEFAULTS.maxLen)})`, parseIntOption('--max-len'))
     .option('--label <name>', 'supervised only: the label to fit (default: the data\'s first label)')
     .option('--holdout <fraction>', 'sequences held out from training (seeded by --seed); `eventseq eval` probes them', parseNumber('--holdout'), 0.3)
+    .option('--resume', 'continue the interrupted run in --out from its last epoch snapshot (same options and --seed)', false)
     .option('--force', 'overwrite an existing model in --out', false)
     .addHelpText('after', [
-      '', 'Examples:',
+      '', 'A snapshot is taken after every epoch (in <out>/train-state); a killed run continues with --resume.', '', 'Examples:',
       '  $ sift eventseq train --data synthetic --method coles --epochs 5 --hidden 32 --out models/coles',
       '  $ sift eventseq train --data synthetic --method mlem --teacher models/coles --out models/mlem',
       '  $ sift eventseq train --data data/age --method generative --encoder transformer --out models/gen-age',

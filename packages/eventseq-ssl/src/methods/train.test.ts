@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { parseTrainingState, serializeTrainingState, type TrainingState } from '@sift/tensor-core';
 import { expectNoLeak } from '@sift/tensor-core/testing';
 import { generateSynthetic } from '../data/synthetic.js';
 import { withTempDir } from '../data/test-helpers.js';
 import { embed, loadSequenceEncoder, saveSequenceEncoder } from '../nn/embed.js';
-import { trainColes, trainGenerative, trainHybrid, trainMlem, trainSupervised, type TrainOptions, type TrainProgress } from './train.js';
+import {
+  trainColes, trainGenerative, trainHybrid, trainMlem, trainSnapshotInfo, trainSupervised, type TrainOptions, type TrainProgress,
+} from './train.js';
 
 const { store } = generateSynthetic({ seed: 3, numClients: 24, minEvents: 12, maxEvents: 30, numCodes: 8 });
 const tiny: Partial<TrainOptions> = {
@@ -61,6 +65,44 @@ describe('training', () => {
       loaded.dispose();
     });
     encoder.dispose();
+  });
+
+  it('a run resumed from an epoch snapshot (through safetensors bytes) ends as the uninterrupted one; CoLES and MLEM', async () => {
+    const opts = { ...tiny, epochs: 4, lr: 5e-3 };
+    const coles = trainColes(store, opts);
+    const mlem = trainMlem(store, coles.encoder, opts);
+    for (const [name, run] of [
+      ['coles', (extra: object) => trainColes(store, { ...opts, ...extra })],
+      ['mlem', (extra: object) => trainMlem(store, coles.encoder, { ...opts, ...extra })],
+    ] as const) {
+      const ref = name === 'coles' ? coles : mlem;
+      let bytes: Uint8Array | null = null;
+      const epochs: number[] = [];
+      const crash = new Error('killed');
+      expect(() => run({
+        onEpoch: (s: TrainingState, epoch: number) => { epochs.push(epoch); if (epoch === 2) bytes = serializeTrainingState(s); },
+        onProgress: (p: TrainProgress) => { if (p.epoch === 3 && p.step === 2) throw crash; },
+      })).toThrow(crash);
+      expect(epochs).toEqual([1, 2]);
+      const state = parseTrainingState(bytes!);
+      expect(trainSnapshotInfo(state)).toEqual({ method: name, epoch: 2, epochs: 4 });
+      const resumed = run({ resume: state });
+      expect(resumed.report.epochLoss).toEqual(ref.report.epochLoss);
+      expect(resumed.report.steps).toBe(ref.report.steps);
+      const a = await embed(ref.encoder, store);
+      const b = await embed(resumed.encoder, store);
+      expect(Array.from(b.data), name).toEqual(Array.from(a.data));
+      expect(() => trainColes(store, { ...opts, lr: 1e-3, resume: state })).toThrow(name === 'coles' ? /cannot resume: lr was 0\.005 in the snapshot and is 0\.001 now/ : /cannot resume a mlem snapshot/);
+      expect(() => trainColes(store, { ...opts, entities: [0, 1, 2], resume: state })).toThrow(/cannot resume|mlem/);
+      tf.dispose(Object.values(state.tensors));
+      resumed.encoder.dispose();
+    }
+    await expectNoLeak(() => {
+      const r = trainColes(store, { ...opts, epochs: 2, onEpoch: () => undefined });
+      r.encoder.dispose();
+    }, { repeats: 1 });
+    coles.encoder.dispose();
+    mlem.encoder.dispose();
   });
 
   it('rejects bad options with a clear message', () => {

@@ -3,7 +3,7 @@
  * supervised baseline. One seeded loop: AdamW, gradient clipping, progress (events/s, ETA), optional early stopping.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, Module, Rng, SiftError, clipGradNorm, valueAndGrads } from '@sift/tensor-core';
+import { AdamW, Module, Rng, SiftError, clipGradNorm, loadTrainingState, saveTrainingState, valueAndGrads, type TrainingState } from '@sift/tensor-core';
 import {
   batchForEntities, batchFromSlices, batchToTensors, colesSlices, COLES_SLICE_DEFAULTS, lengthBuckets,
   type ColesSliceOptions, type PaddedBatch, type PaddedBatchTensors,
@@ -106,7 +106,7 @@ export interface TrainResult {
   report: TrainReport;
 }
 
-const KNOWN = Object.keys(TRAIN_DEFAULTS).concat(['onProgress']);
+const KNOWN = Object.keys(TRAIN_DEFAULTS).concat(['onProgress', 'onEpoch', 'resume']);
 
 function resolve(where: string, input: Partial<TrainOptions>): TrainOptions {
   for (const k of Object.keys(input)) {
@@ -142,19 +142,42 @@ function entitiesOf(where: string, store: SequenceStore, o: TrainOptions): numbe
 function loop(method: MethodName, o: TrainOptions, trainable: Module, defaults: { lr: number; weightDecay: number },
   makeBatches: (epochRng: Rng) => { batch: PaddedBatch; groups?: Int32Array }[],
   loss: (t: PaddedBatchTensors, item: { batch: PaddedBatch; groups?: Int32Array; extra?: tf.Tensor }) => tf.Scalar,
-  onProgress?: (p: TrainProgress) => void, before?: (t: PaddedBatchTensors) => tf.Tensor): TrainReport {
+  call: TrainCall, before?: (t: PaddedBatchTensors) => tf.Tensor): TrainReport {
+  const { onProgress } = call;
   const opt = new AdamW(trainable, { lr: o.lr ?? defaults.lr, weightDecay: o.weightDecay ?? defaults.weightDecay });
   const rng = new Rng(o.seed).fork(`train-${method}`);
   const t0 = performance.now();
-  const epochLoss: number[] = [];
+  let epochLoss: number[] = [];
   let events = 0;
   let steps = 0;
   let best = Infinity;
   let sinceBest = 0;
   let stoppedEarly = false;
+  let start = 0;
+  const fingerprint = optionsFingerprint(o);
+  if (call.resume !== undefined) {
+    try {
+      const info = trainSnapshotInfo(call.resume);
+      const extra = call.resume.json.extra as EpochExtra;
+      if (info.method !== method) throw new SiftError('E_CONFIG', `train ${method}: cannot resume a ${info.method} snapshot; resume with the method it was taken from.`);
+      for (const [k, v] of Object.entries(fingerprint)) {
+        if (extra.options[k] !== v) {
+          throw new SiftError('E_CONFIG', `train ${method}: cannot resume: ${k} was ${extra.options[k] ?? 'unset'} in the snapshot and is ${v} now; ` +
+            'resume with the same options and data, or start over.');
+        }
+      }
+      loadTrainingState(call.resume, { optimizer: opt, model: trainable });
+      ({ epochLoss, events, steps, sinceBest } = { ...extra, epochLoss: [...extra.epochLoss] });
+      best = extra.best ?? Infinity;
+      start = extra.epoch;
+    } catch (e) {
+      opt.dispose();
+      throw e;
+    }
+  }
   trainable.train();
   try {
-    for (let epoch = 0; epoch < o.epochs; epoch++) {
+    for (let epoch = start; epoch < o.epochs; epoch++) {
       const batches = makeBatches(rng.fork(epoch));
       let sum = 0;
       batches.forEach((item, step) => {
@@ -197,6 +220,18 @@ function loop(method: MethodName, o: TrainOptions, trainable: Module, defaults: 
           break;
         }
       }
+      if (call.onEpoch !== undefined && epoch + 1 < o.epochs) {
+        const extra: EpochExtra = {
+          format: 'sift.eventseq-train', method, epoch: epoch + 1, epochLoss: [...epochLoss], events, steps,
+          best: Number.isFinite(best) ? best : null, sinceBest, options: fingerprint,
+        };
+        const snapshot = saveTrainingState({ optimizer: opt, model: trainable, step: steps, extra });
+        try {
+          call.onEpoch(snapshot, epoch + 1);
+        } finally {
+          tf.dispose(Object.values(snapshot.tensors));
+        }
+      }
     }
   } finally {
     opt.dispose();
@@ -233,6 +268,54 @@ function colesLoss(o: TrainOptions, z: tf.Tensor, groups: Int32Array): tf.Scalar
 /** Extra per-call inputs of the training functions. */
 export interface TrainCall {
   onProgress?: (p: TrainProgress) => void;
+  /**
+   * After every epoch but the last, a resumable snapshot (the trained module's weights, AdamW's moments and step
+   * count, the epoch, the losses so far; batch order, slices and event dropout are seeded per epoch). Synchronous:
+   * store it with `serializeTrainingState` (tensor-core) and write the bytes atomically; its tensors are disposed when
+   * the callback returns.
+   */
+  onEpoch?: (snapshot: TrainingState, epoch: number) => void;
+  /** Continue from a snapshot of the same method, store and options; the run ends as the uninterrupted one would. */
+  resume?: TrainingState | undefined;
+}
+
+/** What a snapshot carries in `json.extra`. */
+interface EpochExtra {
+  format: 'sift.eventseq-train';
+  method: MethodName;
+  epoch: number;
+  epochLoss: number[];
+  events: number;
+  steps: number;
+  best: number | null;
+  sinceBest: number;
+  /** The options, key by key (the entity list as a count and checksum), to refuse a resume with other ones. */
+  options: Record<string, string>;
+}
+
+/** `o` key by key as short strings; `entities` as its length and an FNV-1a checksum. */
+function optionsFingerprint(o: TrainOptions): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(TRAIN_DEFAULTS) as (keyof TrainOptions)[]) {
+    const v = o[k];
+    if (k === 'entities' && Array.isArray(v)) {
+      let h = 0x811c9dc5;
+      for (const e of v) h = Math.imul(h ^ e, 0x01000193) >>> 0;
+      out[k] = `${String(v.length)} entities, checksum ${h.toString(16)}`;
+    } else {
+      out[k] = JSON.stringify(v);
+    }
+  }
+  return out;
+}
+
+/** The step a snapshot of `train*` was taken after: method and epochs done of the total. */
+export function trainSnapshotInfo(snapshot: TrainingState): { method: MethodName; epoch: number; epochs: number } {
+  const extra = snapshot.json.extra as Partial<EpochExtra> | undefined;
+  if (extra?.format !== 'sift.eventseq-train' || extra.method === undefined || extra.epoch === undefined || extra.options === undefined) {
+    throw new SiftError('E_STATE_DICT', 'the snapshot was not taken by an event-sequence training (no sift.eventseq-train record); start over.');
+  }
+  return { method: extra.method, epoch: extra.epoch, epochs: Number(extra.options.epochs) };
 }
 
 /**
@@ -249,7 +332,7 @@ export function trainColes(store: SequenceStore, options: Partial<TrainOptions> 
     const { states, last } = encoder.forward(t);
     states.dispose();
     return colesLoss(o, last, groups!);
-  }, options.onProgress);
+  }, options);
   return { encoder, report };
 }
 
@@ -273,7 +356,7 @@ export function trainGenerative(store: SequenceStore, options: Partial<TrainOpti
   const report = loop('generative', o, model, { lr: 3e-3, weightDecay: 1e-3 }, wholeBatches(store, ids, o), (t) => {
     const h = model.forward(t);
     return model.reconstruction(t, h, w).total;
-  }, options.onProgress);
+  }, options);
   model.disposeAllButEncoder();
   return { encoder: model.encoder, report };
 }
@@ -294,7 +377,7 @@ export function trainHybrid(store: SequenceStore, options: Partial<TrainOptions>
     const h = model.forward(t);
     const rec = model.reconstruction(t, h, w).total;
     return tf.add(rec, tf.mul(colesLoss(o, model.project(h), groups!), o.hybridColesWeight));
-  }, options.onProgress);
+  }, options);
   model.disposeAllButEncoder();
   return { encoder: model.encoder, report };
 }
@@ -324,7 +407,7 @@ export function trainMlem(store: SequenceStore, contrastive: SequenceEncoder, op
       const g = model.forward(t);
       const rec = model.reconstruction(t, g, w).total;
       return tf.add(rec, tf.mul(siglipLoss(g, extra!, model.logScale, model.logitBias), o.alignWeight));
-    }, options.onProgress, (t) => {
+    }, options, (t) => {
       const { states, last } = contrastive.forward(t);
       states.dispose();
       return last;
@@ -362,7 +445,7 @@ export function trainSupervised(store: SequenceStore, options: Partial<TrainOpti
     const logits = model.forward(t);
     const targets = tf.oneHot(tf.tensor1d(Array.from(batch.entities, (e) => y[e]), 'int32'), K);
     return tf.neg<tf.Scalar>(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), targets), 1)));
-  }, options.onProgress);
+  }, options);
   model.disposeAllButEncoder();
   return { encoder, report };
 }

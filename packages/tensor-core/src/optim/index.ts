@@ -12,5 +12,5 @@ export { AdamW, ADAMW_DEFAULTS, type AdamWOptions } from './adamw.js';
 export { SGD, SGD_DEFAULTS, type SGDOptions } from './sgd.js';
 export { constantLr, warmupCosine, stepDecay, lrAt, parseLrSchedule, type LrSchedule } from './schedule.js';
 export {
-  saveTrainingState, loadTrainingState, trainingStateRngs, type TrainingState, type TrainingStateJson, type SaveTrainingStateOptions,
+  saveTrainingState, loadTrainingState, trainingStateRngs, serializeTrainingState, parseTrainingState, type TrainingState, type TrainingStateJson, type SaveTrainingStateOptions,
 } from './training-state.js';

@@ -13,7 +13,8 @@ import { valueAndGrads } from './grads.js';
 import { noDecayRank1 } from './optimizer.js';
 import { constantLr, lrAt, parseLrSchedule, stepDecay, warmupCosine } from './schedule.js';
 import { SGD } from './sgd.js';
-import { loadTrainingState, saveTrainingState, trainingStateRngs, type TrainingState } from './training-state.js';
+import { loadTrainingState, parseTrainingState, saveTrainingState, serializeTrainingState, trainingStateRngs, type TrainingState } from './training-state.js';
+import { serializeSafetensors } from '../io/safetensors.js';
 
 class Net extends Module<[tf.Tensor], tf.Tensor> {
   readonly fc: Linear;
@@ -199,11 +200,17 @@ describe('AdamW and SGD', () => {
 });
 
 describe('training state', () => {
-  /** Plain data as it would come back from a safetensors file + JSON metadata. */
+  /** Through the bytes of a safetensors file, as a checkpoint on disk would come back. */
   function roundTrip(state: TrainingState): TrainingState {
-    const tensors = Object.fromEntries(Object.entries(state.tensors).map(([k, t]) => [k, tf.tensor(Float32Array.from(t.dataSync()), t.shape)]));
-    return { tensors, json: JSON.parse(JSON.stringify(state.json)) as TrainingState['json'] };
+    const back = parseTrainingState(serializeTrainingState(state, { run: 'test' }));
+    expect(back.metadata).toEqual({ run: 'test' });
+    return back;
   }
+
+  it('parseTrainingState refuses safetensors bytes without a training state', () => {
+    const bytes = serializeSafetensors({ w: { dtype: 'F32', shape: [1], data: new Float32Array([1]) } }, { format: 'pt' });
+    expect(() => parseTrainingState(bytes, 'model.safetensors')).toThrow(/model\.safetensors is not a Sift training state/);
+  });
 
   it('N steps == k steps, save, restore into fresh objects, N − k steps (bit-identical weights)', () => {
     const N = 6;

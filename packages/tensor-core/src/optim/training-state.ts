@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SiftError } from '../errors.js';
+import { safeTensorToTf, tfToSafeTensorSync } from '../io/convert.js';
+import { parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
+import type { SafeTensor } from '../io/dtypes.js';
 import type { Module } from '../nn/module.js';
 import { Rng, type RngState } from '../random/rng.js';
 import type { Optimizer, OptimizerStateJson } from './optimizer.js';
@@ -117,4 +120,29 @@ export function trainingStateRngs(json: TrainingStateJson): Record<string, Rng> 
   const rngs: Record<string, Rng> = {};
   for (const [name, r] of Object.entries(json.rngs)) rngs[name] = Rng.fromState(r.state, r.seed);
   return rngs;
+}
+
+/**
+ * A training state as the bytes of one safetensors file, synchronously (for loops that cannot await): the tensors,
+ * and the JSON under the `sift_training` metadata key beside `metadata`. Browser-safe; write the bytes atomically
+ * (temporary file + rename). Read back with `parseTrainingState`.
+ */
+export function serializeTrainingState(state: TrainingState, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
+  const tensors = new Map<string, SafeTensor>();
+  for (const [k, t] of Object.entries(state.tensors)) tensors.set(k, tfToSafeTensorSync(t, { name: k }));
+  return serializeSafetensors(tensors, { ...metadata, sift_training: JSON.stringify(state.json) });
+}
+
+/**
+ * Parses `serializeTrainingState` bytes; the caller disposes `state.tensors`. `metadata` holds the other keys.
+ * @throws SiftError `E_STATE_DICT` when the bytes hold no training state
+ */
+export function parseTrainingState(bytes: Uint8Array, where = 'the file'): TrainingState & { metadata: Record<string, string> } {
+  const data = parseSafetensors(bytes);
+  const { sift_training: text, ...metadata } = data.metadata;
+  if (typeof text !== 'string') throw new SiftError('E_STATE_DICT', `${where} is not a Sift training state (no sift_training metadata).`);
+  const json = JSON.parse(text) as TrainingStateJson;
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const [k, t] of data.tensors()) tensors[k] = safeTensorToTf(t, { name: k });
+  return { tensors, json, metadata };
 }
