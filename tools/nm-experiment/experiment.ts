@@ -71,6 +71,9 @@ const ALL_TRICKS: Trick[] = [
   { name: 'sal-u-32', label: 'salient ρ=1/32 unstructured/row', options: { salientFraction: 1 / 32, salientPattern: 'row' }, usesData: false, nmOnly: true },
   { name: 'sal-s-16', label: 'salient ρ=1/16 structured 2:32', options: { salientFraction: 1 / 16, salientPattern: 'structured', salientGroup: 32 }, usesData: false, nmOnly: true },
   { name: 'sal-u-16', label: 'salient ρ=1/16 unstructured/row', options: { salientFraction: 1 / 16, salientPattern: 'row' }, usesData: false, nmOnly: true },
+  // The paper's outliers: kept in addition to the N:M part (they do not count toward N).
+  { name: 'salx-s-32', label: 'salient ρ=1/32 structured 1:32, extra to N', options: { salientFraction: 1 / 32, salientPattern: 'structured', salientGroup: 32, salientCountsTowardN: false }, usesData: false, nmOnly: true },
+  { name: 'salx-u-32', label: 'salient ρ=1/32 unstructured/row, extra to N', options: { salientFraction: 1 / 32, salientPattern: 'row', salientCountsTowardN: false }, usesData: false, nmOnly: true },
   { name: 'combo', label: 'salient 1/32 structured + variance corr. (b)', options: { salientFraction: 1 / 32, salientPattern: 'structured', salientGroup: 32, varianceCorrection: 'data-driven' }, usesData: true, nmOnly: true },
 ];
 const pick = <T extends string>(all: readonly T[], list: string | undefined): T[] => (list === undefined ? [...all] : all.filter((x) => list.split(',').includes(x)));

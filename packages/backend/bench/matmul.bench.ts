@@ -1,7 +1,7 @@
 // Matmul and matvec throughput of the default backend (wasm) against the cpu backend and against numpy/PyTorch
 // (OpenBLAS) on the same machine, all measured in the same run.
 import { fileURLToPath } from 'node:url';
-import { initBackend, type BackendName } from '@sift/backend';
+import { initBackend, installWasmBatchMatMul, uninstallWasmBatchMatMul, type BackendName } from '@sift/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { medianMs, runPython, type BenchRow } from '../../../tools/bench/harness.js';
 
@@ -22,8 +22,49 @@ async function gflops(backend: BackendName, m: number, k: number, n: number): Pr
 
 const threadsLabel = (n: number): string => `${String(n)} thread${n === 1 ? '' : 's'}`;
 
-export default async function bench(): Promise<BenchRow[]> {
+/** Batched, transposed and broadcast products: Sift's wasm BatchMatMul kernel against tfjs-backend-wasm's own. */
+const KERNEL_CASES: readonly (readonly [string, number[], number[], boolean, boolean])[] = [
+  ['attention scores [32,512,32]x[32,256,32]^T', [32, 512, 32], [32, 256, 32], false, true],
+  ['attention values [32,512,256]x[32,256,32]', [32, 512, 256], [32, 256, 32], false, false],
+  ['Gram X^T X [2048,256]', [2048, 256], [2048, 256], true, false],
+  ['x W^T [2048,256]x[1024,256]^T', [2048, 256], [1024, 256], false, true],
+  ['broadcast [8,256,256]x[256,1024]', [8, 256, 256], [256, 1024], false, false],
+];
+
+/** Multiply-adds x 2 of a (broadcast) batched product. */
+function productFlops(sa: number[], sb: number[], ta: boolean, tb: boolean): number {
+  const batch = tf.broadcast_util.assertAndGetBroadcastShape(sa.slice(0, -2), sb.slice(0, -2)).reduce((p, d) => p * d, 1);
+  const [ra, rb] = [sa.length, sb.length];
+  return 2 * batch * (ta ? sa[ra - 1] : sa[ra - 2]) * (ta ? sa[ra - 2] : sa[ra - 1]) * (tb ? sb[rb - 2] : sb[rb - 1]);
+}
+
+async function kernelRows(): Promise<BenchRow[]> {
+  const info = await initBackend({ prefer: ['wasm'] });
   const rows: BenchRow[] = [];
+  for (const [label, sa, sb, ta, tb] of KERNEL_CASES) {
+    const a = tf.randomNormal(sa, 0, 1, 'float32', 3);
+    const b = tf.randomNormal(sb, 0, 1, 'float32', 4);
+    const run = (): void => {
+      const c = tf.matMul(a, b, ta, tb);
+      c.dataSync();
+      c.dispose();
+    };
+    const flops = productFlops(sa, sb, ta, tb);
+    uninstallWasmBatchMatMul();
+    const orig = await medianMs(run, { warmup: 1, repeats: 3 });
+    installWasmBatchMatMul();
+    const fast = await medianMs(run, { warmup: 1, repeats: 5 });
+    tf.dispose([a, b]);
+    rows.push({
+      name: `${label} (wasm, ${threadsLabel(info.threads)}, Sift BatchMatMul kernel)`, value: flops / (fast * 1e6), unit: 'GFLOP/s',
+      reference: "tfjs-backend-wasm's own BatchMatMul kernel", referenceValue: flops / (orig * 1e6), higherIsBetter: true,
+    });
+  }
+  return rows;
+}
+
+export default async function bench(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = await kernelRows();
   for (const [label, m, k, n] of [['matmul 512^3', 512, 512, 512], ['matvec [1,2048]x[2048,2048]', 1, 2048, 2048]] as const) {
     const wasm = await gflops('wasm', m, k, n);
     const cpu = await gflops('cpu', m, k, n);

@@ -6,6 +6,7 @@
 export { initBackend, disposeBackend, defaultPreference } from './init.js';
 export { describeEnvironment } from './describe.js';
 export { BackendError, type BackendErrorCode } from './errors.js';
+export { installWasmBatchMatMul, uninstallWasmBatchMatMul, wasmBatchMatMulInstalled } from './kernels/wasm-batch-matmul.js';
 export {
   BACKEND_NAMES,
   type BackendName,

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LoaderFailure, messageOf } from '../errors.js';
 import { cpuSummary, isNode } from '../platform.js';
 import type { BackendInfo, InitBackendOptions } from '../types.js';
+import { installWasmBatchMatMul, uninstallWasmBatchMatMul } from '../kernels/wasm-batch-matmul.js';
 import type { BackendLoader, DeviceFacts } from './loader.js';
 import { TFJS_WASM_MAX_THREADS } from './wasm-options.js';
 import type { WasmBackendFactory } from './wasm-threads.js';
@@ -128,6 +129,8 @@ export const wasmLoader: BackendLoader = {
       pathsSet = true;
     }
     callNote = undefined;
+    if (options.fastBatchMatMul === false) uninstallWasmBatchMatMul();
+    else installWasmBatchMatMul();
     if (wasmStarted()) {
       // The thread count is fixed at the backend's first start: say so instead of ignoring the option silently.
       if (options.threads !== undefined) {

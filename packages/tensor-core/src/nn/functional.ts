@@ -3,7 +3,9 @@
  * matrix product is fast only for plain 2-D `[M, K] x [K, N]` without transpose flags and without a broadcast batch
  * (XNNPACK); anything else runs a naive loop 10-40x slower. So every product here is made plain by explicit
  * transposes (cheap copies), in the forward AND the backward pass, and elementwise chains get one fused gradient. The
- * one exception: `linear` on a few rows, where copying W costs more than the slow product.
+ * one exception: `linear` on a few rows, where copying W costs more than the slow product. Batched products (`bmm`)
+ * stay slow with tfjs's kernel even when plain; `@sift/backend` registers a wasm `BatchMatMul` kernel that runs them
+ * (and any other product) on XNNPACK, so with `initBackend` every product here is fast.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SiftError, fmtShape } from '../errors.js';

@@ -1,0 +1,127 @@
+/**
+ * A faster `BatchMatMul` for tfjs's wasm backend. Its own kernel sends only one case to XNNPACK (batch 1 on both
+ * sides, no transposes) and everything else (batched attention products, `transposeA`/`transposeB`, a batch
+ * broadcast against a shared matrix) to a scalar triple loop that runs 5–10× slower. This kernel reduces every
+ * float32 product to that fast case: a shared right-hand matrix becomes one tall product, transposes are
+ * materialised once with the backend's Transpose kernel, and true batches run slice by slice. Results equal the
+ * original kernel's up to float32 summation order (tested against it).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` this kernel uses. */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: tf.DataId): boolean;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+interface BatchMatMulArgs {
+  inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
+  attrs: { transposeA: boolean; transposeB: boolean };
+  backend: WasmBackendLike;
+}
+
+type KernelFn = (args: BatchMatMulArgs) => tf.TensorInfo;
+
+/** Below this many multiply-adds per slice, the original kernel's loop wins over per-slice XNNPACK set-up. */
+const MIN_SLICE_FLOPS = 4096;
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((p, d) => p * d, 1);
+}
+
+/** Wraps the wasm backend's `BatchMatMul` kernel function `original` (and its `Transpose` kernel) into the faster one. */
+function fastBatchMatMul(original: KernelFn, transpose: (x: tf.TensorInfo, backend: WasmBackendLike) => tf.TensorInfo): KernelFn {
+  return (args) => {
+    const { a, b } = args.inputs;
+    const { transposeA, transposeB } = args.attrs;
+    const { backend } = args;
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return original(args);
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+    const K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+    const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+    const Kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
+    const batchA = size(a.shape.slice(0, -2));
+    const batchB = size(b.shape.slice(0, -2));
+    const batch = Math.max(batchA, batchB);
+    const fast = batchA === 1 && batchB === 1 && !transposeA && !transposeB;
+    if (fast || K !== Kb || (batchA !== batchB && batchA !== 1 && batchB !== 1) || M * N * K < MIN_SLICE_FLOPS || M === 0 || N === 0 || K === 0) {
+      return original(args); // tfjs's own checks and messages for bad shapes; its fast path as is
+    }
+    const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)), M, N];
+    const temps: tf.TensorInfo[] = [];
+    const as3 = (x: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: x.dataId, shape, dtype: x.dtype });
+    try {
+      // [batchA, M, K] and [batchB, K, N], contiguous.
+      let A = as3(a, transposeA ? [batchA, K, M] : [batchA, M, K]);
+      if (transposeA) { A = transpose(A, backend); temps.push(A); }
+      let B = as3(b, transposeB ? [batchB, N, K] : [batchB, K, N]);
+      if (transposeB) { B = transpose(B, backend); temps.push(B); }
+      const plain = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo =>
+        original({ inputs: { a: x, b: y }, attrs: { transposeA: false, transposeB: false }, backend });
+      if (batchB === 1) {
+        // One tall product: every batch of A against the shared B (batchA = batch here).
+        return { ...plain(as3(A, [1, batchA * M, K]), as3(B, [1, K, N])), shape: outShape };
+      }
+      const out = backend.makeOutput([batch, M, N], 'float32');
+      const aSlice = backend.makeOutput([1, M, K], 'float32');
+      temps.push(aSlice);
+      for (let i = 0; i < batch; i++) {
+        const bSlice = backend.makeOutput([1, K, N], 'float32');
+        // Views are taken after every allocation: a growing wasm memory detaches older ones.
+        backend.typedArrayFromHeap(aSlice).set(backend.typedArrayFromHeap(A).subarray((batchA === 1 ? 0 : i) * M * K, ((batchA === 1 ? 0 : i) + 1) * M * K));
+        backend.typedArrayFromHeap(bSlice).set(backend.typedArrayFromHeap(B).subarray((batchB === 1 ? 0 : i) * K * N, ((batchB === 1 ? 0 : i) + 1) * K * N));
+        const o = plain(aSlice, bSlice);
+        backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(o), i * M * N);
+        backend.disposeData(o.dataId);
+        backend.disposeData(bSlice.dataId); // also frees XNNPACK's operator cached on it
+      }
+      return { ...out, shape: outShape };
+    } finally {
+      for (const t of temps) backend.disposeData(t.dataId);
+    }
+  };
+}
+
+let installed: { original: tf.KernelConfig } | null = null;
+
+/** A registered wasm kernel, or undefined when tfjs-backend-wasm is not imported (tf.getKernel's type omits that). */
+function wasmKernel(name: string): tf.KernelConfig | undefined {
+  return tf.getKernel(name, 'wasm');
+}
+
+/**
+ * Puts Sift's `BatchMatMul` in place of tfjs-backend-wasm's (idempotent; `initBackend` does it unless
+ * `fastBatchMatMul: false`). The original's setup function is kept, so it works before or after the backend starts.
+ * A no-op when `@tensorflow/tfjs-backend-wasm` is not imported.
+ * @example
+ * installWasmBatchMatMul();   // tf.matMul(q, k, false, true) on [B·H, T, Dh] now runs on XNNPACK
+ * uninstallWasmBatchMatMul(); // tfjs's own kernel again, e.g. to compare
+ */
+export function installWasmBatchMatMul(): void {
+  if (installed !== null) return;
+  const original = wasmKernel('BatchMatMul');
+  const transposeKernel = wasmKernel('Transpose');
+  if (original === undefined || transposeKernel === undefined) return;
+  const transpose = (x: tf.TensorInfo, backend: WasmBackendLike): tf.TensorInfo =>
+    transposeKernel.kernelFunc({ inputs: { x }, attrs: { perm: [0, 2, 1] }, backend }) as tf.TensorInfo;
+  const fn = fastBatchMatMul(original.kernelFunc as unknown as KernelFn, transpose);
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ ...original, kernelFunc: fn as unknown as tf.KernelFunc });
+  installed = { original };
+}
+
+/** Whether Sift's wasm `BatchMatMul` is the registered one. */
+export function wasmBatchMatMulInstalled(): boolean {
+  return installed !== null;
+}
+
+/** Restores tfjs's own wasm `BatchMatMul` kernel (the reference the tests compare with). */
+export function uninstallWasmBatchMatMul(): void {
+  if (installed === null) return;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel(installed.original);
+  installed = null;
+}
