@@ -74,7 +74,9 @@ const CASES: [number[], number[], boolean, boolean][] = [
   [[2, 3, 20, 24], [2, 3, 24, 36], false, false], // rank 4
   [[1, 64, 256], [1, 256, 64], false, false],
   [[5, 3, 4], [5, 2, 4], false, true], // tiny: the original kernel
-  [[6, 1, 48], [6, 48, 96], false, false], // matrix-vector rows
+  [[6, 1, 48], [6, 48, 96], false, false], // matrix-vector rows: the original kernel (too few rows)
+  [[2, 48], [96, 48], false, true], // decoding's x Wᵀ on 2 rows: the original kernel
+  [[4, 8, 48], [96, 48], false, true], // 32 rows against a shared Wᵀ: one tall product
 ];
 
 describe('wasm BatchMatMul (Sift kernel)', () => {

@@ -25,6 +25,12 @@ type KernelFn = (args: BatchMatMulArgs) => tf.TensorInfo;
 
 /** Below this many multiply-adds per slice, the original kernel's loop wins over per-slice XNNPACK set-up. */
 const MIN_SLICE_FLOPS = 4096;
+/**
+ * Below this many rows per XNNPACK product, copying and packing the right-hand matrix (K·N per product) costs more
+ * than the original loop's M·K·N: single-token decoding (`x Wᵀ` on 1 row, attention of one query) stays there.
+ * Measured: greedy generation of `small` ran 3x slower with every such product sent to XNNPACK.
+ */
+const MIN_ROWS = 16;
 
 function size(shape: readonly number[]): number {
   return shape.reduce((p, d) => p * d, 1);
@@ -47,7 +53,8 @@ function fastBatchMatMul(original: KernelFn, transpose: (x: tf.TensorInfo, backe
     const batchB = size(b.shape.slice(0, -2));
     const batch = Math.max(batchA, batchB);
     const fast = batchA === 1 && batchB === 1 && !transposeA && !transposeB;
-    if (fast || K !== Kb || (batchA !== batchB && batchA !== 1 && batchB !== 1) || M * N * K < MIN_SLICE_FLOPS || M === 0 || N === 0 || K === 0) {
+    const rows = batchB === 1 ? batchA * M : M; // rows of each XNNPACK product (one tall product when B is shared)
+    if (fast || K !== Kb || (batchA !== batchB && batchA !== 1 && batchB !== 1) || M * N * K < MIN_SLICE_FLOPS || rows < MIN_ROWS || N === 0 || K === 0) {
       return original(args); // tfjs's own checks and messages for bad shapes; its fast path as is
     }
     const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)), M, N];
