@@ -16,6 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../config.js';
 import { parseIntOption, type CommandContext } from '../context.js';
 import { checkOutputs } from '../outputs.js';
+import { STATE_DIR, checkInterrupted, checkSameSetup } from './resume.js';
 import { formatTable } from '../ui/table.js';
 
 /** Parses a number option, with the option's name in the error. */
@@ -220,8 +221,6 @@ export interface EventseqTrainOptions extends DataOptions {
   force?: boolean;
 }
 
-/** The folder, inside `--out`, of the epoch snapshots (removed once the model is written). */
-const TRAIN_STATE_DIR = 'train-state';
 const TRAIN_STATE_FILE = 'eventseq-state.safetensors';
 
 /** What the CLI stores beside the library's snapshot (metadata `sift_cli`). */
@@ -265,12 +264,9 @@ export async function runEventseqTrain(o: EventseqTrainOptions, ctx: CommandCont
     method, data: source, seed, holdout: o.holdout, teacher: o.teacher ?? null, epochs: o.epochs ?? null, batchSize: o.batchSize ?? null,
     hidden: o.hidden ?? null, encoder: o.encoder, layers: o.layers ?? null, lr: o.lr ?? null, maxLen: o.maxLen ?? null, label: o.label ?? null,
   };
-  const stateDir = join(o.out, TRAIN_STATE_DIR);
+  const stateDir = join(o.out, STATE_DIR);
   const stateFile = join(stateDir, TRAIN_STATE_FILE);
-  if (existsSync(stateDir) && o.resume !== true) {
-    if (o.force === true) rmSync(stateDir, { recursive: true, force: true });
-    else throw new UsageError(`${o.out} holds an interrupted training run (${TRAIN_STATE_DIR}/); pass --resume to continue it or --force to start over`);
-  }
+  checkInterrupted(o.out, o, 'training run');
   let snapshot: TrainingState | null = null;
   let resumeInfo: EventseqResumeInfo | null = null;
   let resumedFrom: EventseqTrainSummary['resumedFrom'] = null;
@@ -278,13 +274,11 @@ export async function runEventseqTrain(o: EventseqTrainOptions, ctx: CommandCont
     const parsed = parseTrainingState(readFileSync(stateFile), stateFile);
     snapshot = parsed;
     resumeInfo = JSON.parse('sift_cli' in parsed.metadata ? parsed.metadata.sift_cli : '{}') as EventseqResumeInfo;
-    for (const [key, now] of Object.entries(setup)) {
-      const was = (resumeInfo.setup as Record<string, unknown> | undefined)?.[key];
-      if (JSON.stringify(was) !== JSON.stringify(now)) {
-        tf.dispose(Object.values(parsed.tensors));
-        throw new UsageError(`--resume: the interrupted run in ${o.out} had ${key} ${was === undefined ? 'unset' : JSON.stringify(was)}, this one ${JSON.stringify(now)}; ` +
-          'give the same options (and global --seed) as the interrupted run, or --force to start over');
-      }
+    try {
+      checkSameSetup(o.out, resumeInfo.setup, setup);
+    } catch (err) {
+      tf.dispose(Object.values(parsed.tensors));
+      throw err;
     }
     const info = trainSnapshotInfo(parsed);
     resumedFrom = { phase: resumeInfo.phase, epoch: info.epoch };

@@ -17,6 +17,7 @@ import {
   asUsage, brownStream, calibrationBatches, checkModelDir, checkNumber, copyTokenizer, ensureDir, listOption, loadLm, oneOf,
   parseNumberOption, prepareOutput, writeJson,
 } from './model-io.js';
+import { STATE_DIR, checkInterrupted, checkSameSetup } from './resume.js';
 
 const METHODS = ['gift-sw', 'lora', 'dora', 'full'] as const;
 type FinetuneMethod = (typeof METHODS)[number];
@@ -59,8 +60,6 @@ export interface FinetuneCliOptions {
   force: boolean;
 }
 
-/** The folder, inside `--out`, of a run's snapshots (removed once the outputs are written). */
-const STATE_DIR = 'train-state';
 const STATE_FILE = 'finetune-state.safetensors';
 
 /** What the CLI saves beside the library's snapshot, to resume the same run. */
@@ -150,10 +149,7 @@ export async function runFinetune(o: FinetuneCliOptions, ctx: CommandContext): P
   checkModelDir(source, sourceFlag);
   const stateDir = join(o.out, STATE_DIR);
   const stateFile = join(stateDir, STATE_FILE);
-  if (existsSync(stateDir) && o.resume !== true) {
-    if (o.force) rmSync(stateDir, { recursive: true, force: true });
-    else throw new UsageError(`${o.out} holds an interrupted fine-tuning run (${STATE_DIR}/); pass --resume to continue it or --force to start over`);
-  }
+  checkInterrupted(o.out, o, 'fine-tuning run');
   prepareOutput(o.out, FINETUNE_OUTPUTS, o.force);
   await ctx.startBackend();
   const seed = ctx.globals().seed;
@@ -237,16 +233,7 @@ export async function runFinetune(o: FinetuneCliOptions, ctx: CommandContext): P
     const tPrep = performance.now();
 
     const setup: Record<string, unknown> = { method, source, seed, batchSize, seqlen, genres, calibSamples, methodOptions, columns: columnsChosen };
-    if (resumeCli !== null) {
-      for (const [key, now] of Object.entries(setup)) {
-        const was = resumeCli.setup[key];
-        if (JSON.stringify(was) !== JSON.stringify(now)) {
-          const show = (v: unknown): string => { const t = v === undefined ? 'none' : JSON.stringify(v); return t.length > 80 ? `${t.slice(0, 77)}...` : t; };
-          throw new UsageError(`--resume: the interrupted run in ${o.out} had ${key} ${show(was)}, this one ${show(now)}; ` +
-            'give the same options (and global --seed) as the interrupted run, or --force to start over');
-        }
-      }
-    }
+    if (resumeCli !== null) checkSameSetup(o.out, resumeCli.setup, setup);
     const batches = new RandomBatches(train.ids, { batchSize, length: seqlen, seed }, resumeCli?.batches);
     const progress = ctx.progress();
     let report: FineTuneReport;

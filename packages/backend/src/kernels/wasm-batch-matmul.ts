@@ -77,9 +77,9 @@ function fastBatchMatMul(original: KernelFn, transpose: (x: tf.TensorInfo, backe
       temps.push(aSlice);
       for (let i = 0; i < batch; i++) {
         const bSlice = backend.makeOutput([1, K, N], 'float32');
-        // Views are taken after every allocation: a growing wasm memory detaches older ones.
-        backend.typedArrayFromHeap(aSlice).set(backend.typedArrayFromHeap(A).subarray((batchA === 1 ? 0 : i) * M * K, ((batchA === 1 ? 0 : i) + 1) * M * K));
-        backend.typedArrayFromHeap(bSlice).set(backend.typedArrayFromHeap(B).subarray((batchB === 1 ? 0 : i) * K * N, ((batchB === 1 ? 0 : i) + 1) * K * N));
+        // Views are taken after every allocation: a growing wasm memory detaches older ones. A broadcast A is copied once.
+        if (batchA > 1 || i === 0) backend.typedArrayFromHeap(aSlice).set(backend.typedArrayFromHeap(A).subarray((batchA === 1 ? 0 : i) * M * K, ((batchA === 1 ? 0 : i) + 1) * M * K));
+        backend.typedArrayFromHeap(bSlice).set(backend.typedArrayFromHeap(B).subarray(i * K * N, (i + 1) * K * N));
         const o = plain(aSlice, bSlice);
         backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(o), i * M * N);
         backend.disposeData(o.dataId);

@@ -6,8 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  AdamW, Rng, SiftError, clipGradNorm, constantLr, loadTrainingState, readSafetensorsFile, safeTensorToTf, saveTrainingState, tfToSafeTensor,
-  valueAndGrads, warmupCosine, writeSafetensorsFile, type Module, type SafeTensor, type TrainingState, type TrainingStateJson,
+  AdamW, Rng, SiftError, clipGradNorm, constantLr, loadTrainingState, parseTrainingState, saveTrainingState, serializeTrainingState,
+  valueAndGrads, warmupCosine, writeFileAtomic, type Module, type TrainingState,
 } from '@sift/tensor-core';
 
 /** Options of `fineTune`. */
@@ -105,9 +105,7 @@ function moduleRngs(model: Module): Record<string, Rng> {
  * leaves the previous snapshot intact. Node only.
  */
 export async function writeFineTuneState(file: string, state: FineTuneState): Promise<void> {
-  const safe = new Map<string, SafeTensor>();
-  for (const [k, t] of Object.entries(state.tensors)) safe.set(k, await tfToSafeTensor(t, { name: k }));
-  await writeSafetensorsFile(file, safe, { sift_fine_tune: JSON.stringify(state.json) });
+  await writeFileAtomic(file, serializeTrainingState(state));
 }
 
 /**
@@ -115,13 +113,17 @@ export async function writeFineTuneState(file: string, state: FineTuneState): Pr
  * @throws SiftError `E_STATE_DICT` when the file is not a fine-tuning snapshot
  */
 export async function readFineTuneState(file: string): Promise<FineTuneState> {
-  const data = await readSafetensorsFile(file);
-  const text = data.metadata.sift_fine_tune as string | undefined;
-  if (text === undefined) throw new SiftError('E_STATE_DICT', `"${file}" is not a Sift fine-tuning snapshot (no sift_fine_tune metadata); it was not written by writeFineTuneState.`);
-  const json = JSON.parse(text) as TrainingStateJson;
-  const tensors: Record<string, tf.Tensor> = {};
-  for (const [k, t] of data.tensors()) tensors[k] = safeTensorToTf(t, { name: k });
-  const state = { tensors, json };
+  const { readFile } = await import('node:fs/promises');
+  let state: FineTuneState;
+  try {
+    state = parseTrainingState(await readFile(file), `"${file}"`);
+  } catch (e) {
+    if (e instanceof SiftError && e.code === 'E_STATE_DICT') {
+      throw new SiftError('E_STATE_DICT', `"${file}" is not a Sift fine-tuning snapshot (no training state in it); it was not written by writeFineTuneState.`);
+    }
+    throw e;
+  }
+  const { tensors } = state;
   try {
     fineTuneExtra(state);
   } catch (e) {
