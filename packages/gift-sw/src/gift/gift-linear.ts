@@ -145,13 +145,36 @@ export class GiftLinear extends Linear {
     return this.salient.length;
   }
 
-  /** ½Δ_i·Ω_ij (or (U − ½)·Δ_i) on the non-salient columns, 0 on the salient ones: [out, in]. */
+  /** Host copies of the `delta` and `noise_mask` buffers for `sampleNoise`, refreshed when a buffer is replaced. */
+  private noiseScale: { deltaT: tf.Tensor; maskT: tf.Tensor; delta: Float32Array; mask: Float32Array } | null = null;
+
+  /**
+   * ½Δ_i·Ω_ij (or (U − ½)·Δ_i) on the non-salient columns, 0 on the salient ones: [out, in]. Drawn and scaled on the
+   * host, then uploaded once: bit-identical to scaling on the device (a float32 product of two float32 values is the
+   * float64 product rounded once), with one upload and no [out, in] temporaries on the backend.
+   */
   private sampleNoise(): tf.Tensor {
     const rng = this.rng!;
-    const shape = [this.outFeatures, this.inFeatures];
-    const delta = tf.reshape(this.buffer('delta'), [this.outFeatures, 1]);
-    const scaled = this.noiseType === 'normal' ? tf.mul(rng.normalTensor(shape), tf.mul(delta, 0.5)) : tf.mul(rng.uniformTensor(shape, -0.5, 0.5), delta);
-    return tf.mul(scaled, this.buffer('noise_mask'));
+    const out = this.outFeatures;
+    const inF = this.inFeatures;
+    const deltaT = this.buffer('delta');
+    const maskT = this.buffer('noise_mask');
+    let c = this.noiseScale;
+    if (c?.deltaT !== deltaT || c.maskT !== maskT) {
+      c = { deltaT, maskT, delta: Float32Array.from(deltaT.dataSync()), mask: Float32Array.from(maskT.dataSync()) };
+      this.noiseScale = c;
+    }
+    const v = new Float32Array(out * inF);
+    const normal = this.noiseType === 'normal';
+    if (normal) rng.fillNormal(v);
+    else rng.fillUniform(v, -0.5, 0.5);
+    const { delta, mask } = c;
+    for (let i = 0; i < out; i++) {
+      const s = normal ? delta[i] * 0.5 : delta[i];
+      const o = i * inF;
+      for (let j = 0; j < inF; j++) v[o + j] = v[o + j] * s * mask[j];
+    }
+    return tf.tensor2d(v, [out, inF]);
   }
 
   /** The full weight [out, in] with the salient columns in place and no noise (what `merge()` stores). */

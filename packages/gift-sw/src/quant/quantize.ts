@@ -5,7 +5,7 @@
  * so GPTQ's error compensation flows into them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SiftError, choleskyInverseUpper, fixDeadInputs, fmtShape } from '@sift/tensor-core';
+import { SiftError, choleskyInverseUpper, fixDeadInputs, fmtShape, gemmF64 } from '@sift/tensor-core';
 import { columnMask, parseGridOptions, quantCode, rowScales, type GridOptions, type QuantBits } from './grid.js';
 
 /**
@@ -152,36 +152,52 @@ export function quantizeGptq(weight: WeightInput, hessian: ArrayLike<number>, sa
   const codes = new Int8Array(rows * n);
   let loss = 0;
   const bs = o.blockSize;
+  const err = new Float64Array(rows * Math.min(bs, Math.max(n, 1))); // Err1 [rows, cnt]
   for (let i1 = 0; i1 < n; i1 += bs) {
     const i2 = Math.min(i1 + bs, n);
     const cnt = i2 - i1;
-    const err = new Float64Array(rows * cnt); // Err1 [rows, cnt]
     for (let a = i1; a < i2; a++) {
       const d = u[a * cols + a];
+      const t = a - i1;
       for (let i = 0; i < rows; i++) {
         const v = w[i * cols + a];
         const q = quantCode(v, scales[i], o.bits);
         codes[i * n + a] = q;
         const qv = q * scales[i];
-        const e = (v - qv) / d;
         loss += ((v - qv) * (v - qv)) / (d * d) / 2;
-        err[i * cnt + (a - i1)] = e;
+        err[i * cnt + t] = (v - qv) / d;
         w[i * cols + a] = qv;
-        // W[:, a+1:i2] -= e · U[a, a+1:i2]
+      }
+      // W[:, a+1:i2] -= e · U[a, a+1:i2], four rows per pass so each U entry is loaded once per four rows.
+      const urow = a * cols;
+      let i = 0;
+      for (; i + 3 < rows; i += 4) {
+        const r0 = i * cols;
+        const r1 = r0 + cols;
+        const r2 = r1 + cols;
+        const r3 = r2 + cols;
+        const e0 = err[i * cnt + t];
+        const e1 = err[(i + 1) * cnt + t];
+        const e2 = err[(i + 2) * cnt + t];
+        const e3 = err[(i + 3) * cnt + t];
+        for (let b = a + 1; b < i2; b++) {
+          const ub = u[urow + b];
+          w[r0 + b] -= e0 * ub;
+          w[r1 + b] -= e1 * ub;
+          w[r2 + b] -= e2 * ub;
+          w[r3 + b] -= e3 * ub;
+        }
+      }
+      for (; i < rows; i++) {
+        const e = err[i * cnt + t];
         const row = i * cols;
-        const urow = a * cols;
         for (let b = a + 1; b < i2; b++) w[row + b] -= e * u[urow + b];
       }
     }
-    // Lazy batch update: W[:, i2:] -= Err1 · U[i1:i2, i2:] (salient columns at the end included).
-    for (let i = 0; i < rows; i++) {
-      const row = i * cols;
-      for (let t = 0; t < cnt; t++) {
-        const e = err[i * cnt + t];
-        if (e === 0) continue;
-        const urow = (i1 + t) * cols;
-        for (let b = i2; b < cols; b++) w[row + b] -= e * u[urow + b];
-      }
+    // Lazy batch update: W[:, i2:] -= Err1 · U[i1:i2, i2:] (salient columns at the end included), a float64 gemm.
+    if (i2 < cols) {
+      gemmF64(rows, cols - i2, cnt, -1, { data: err, off: 0, ld: cnt, trans: false },
+        { data: u, off: i1 * cols + i2, ld: cols, trans: false }, 1, { data: w, off: i2, ld: cols });
     }
   }
   const salientValues = new Float32Array(rows * k);

@@ -55,7 +55,7 @@ export interface SparseGptResult {
  * Layers whose first lazy update needs more multiply-adds than this keep the unprocessed columns on the active backend
  * (float32 matMuls); smaller ones run entirely on the host in float64.
  */
-const HOST_LAZY_MAX = 1 << 27;
+const HOST_LAZY_MAX = 1 << 22;
 
 /**
  * Runs SparseGPT on one weight. Synchronous; the lazy updates of large layers run as tfjs matMuls on the active backend.
@@ -94,6 +94,7 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
   const pruneBlock = (W1: Float64Array, Err1: Float64Array, keepOut: Uint8Array, R: number, C: number, i1: number, B: number): number => {
     let blockLoss = 0;
     const keep1 = new Uint8Array(R * B);
+    const errRows = new Int32Array(R);
     const isSal = (r: number, c: number): boolean => salient !== null && salient[r * C + i1 + c] === 1;
     if (nm === null) {
       // Adaptive mask of the whole block: keep the largest W1² / U_jj² among non-salient entries.
@@ -127,18 +128,46 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
           for (let k = 0; k < nm.m; k++) keep1[r * B + c + k] = nmGroup.keep[k];
         }
       }
+      // q = w ⊙ keep, err = (w − q)/U_ii; pruned rows (err ≠ 0) then get W1[r, c+1:] −= err · U[col, i1+c+1:], four
+      // rows per pass so each U entry is loaded once per four rows.
       const d = diag[col];
-      const urow = col * C;
+      const ub = col * C + i1;
+      let nErr = 0;
       for (let r = 0; r < R; r++) {
         const o = r * B;
         const w = W1[o + c];
-        const kept = keep1[o + c] === 1 || isSal(r, c);
-        const q = kept ? w : 0;
-        const e = (w - q) / d;
+        if (keep1[o + c] === 1 || (salient !== null && salient[r * C + col] === 1) || w === 0) {
+          Err1[o + c] = 0;
+          continue;
+        }
+        const e = w / d;
         blockLoss += (e * e) / 2;
-        W1[o + c] = q;
+        W1[o + c] = 0;
         Err1[o + c] = e;
-        if (e !== 0) for (let k = c + 1; k < B; k++) W1[o + k] -= e * U[urow + i1 + k];
+        errRows[nErr++] = r;
+      }
+      let t = 0;
+      for (; t + 3 < nErr; t += 4) {
+        const o0 = errRows[t] * B;
+        const o1 = errRows[t + 1] * B;
+        const o2 = errRows[t + 2] * B;
+        const o3 = errRows[t + 3] * B;
+        const e0 = Err1[o0 + c];
+        const e1 = Err1[o1 + c];
+        const e2 = Err1[o2 + c];
+        const e3 = Err1[o3 + c];
+        for (let k = c + 1; k < B; k++) {
+          const u = U[ub + k];
+          W1[o0 + k] -= e0 * u;
+          W1[o1 + k] -= e1 * u;
+          W1[o2 + k] -= e2 * u;
+          W1[o3 + k] -= e3 * u;
+        }
+      }
+      for (; t < nErr; t++) {
+        const o = errRows[t] * B;
+        const e = Err1[o + c];
+        for (let k = c + 1; k < B; k++) W1[o + k] -= e * U[ub + k];
       }
     }
     for (let r = 0; r < R; r++) for (let c = 0; c < B; c++) keepOut[r * C + i1 + c] = keep1[r * B + c] === 1 && !isSal(r, c) ? 1 : 0;

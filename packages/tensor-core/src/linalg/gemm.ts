@@ -6,8 +6,13 @@
  * with one contiguous index. In plain JavaScript (scalar doubles, no SIMD) that reaches ~3.5 GFLOP/s in cache; 4×4 was
  * the fastest of 2×4 ... 6×4 tiles measured on V8 (Node 20).
  *
- * Internal to linalg: every public routine (Cholesky, triangular inverse, LAUUM, triangular solve) is written as a few
- * calls of `gemm` plus an unblocked kernel on a small diagonal block.
+ * Every linalg routine (Cholesky, triangular inverse, LAUUM, triangular solve) is written as a few calls of `gemm`
+ * plus an unblocked kernel on a small diagonal block. Exported as `gemmF64` for host float64 loops elsewhere (the lazy
+ * block updates of SparseGPT and GPTQ): about 3x a plain triple loop.
+ *
+ * @example
+ * // W[:, i2:] -= E · U[i1:i2, i2:]   (W [rows, cols], E [rows, B], U [cols, cols], all row-major Float64Array)
+ * gemmF64(rows, cols - i2, B, -1, { data: E, off: 0, ld: B, trans: false }, { data: U, off: i1 * cols + i2, ld: cols, trans: false }, 1, { data: W, off: i2, ld: cols });
  */
 
 /** A row-major view into a Float64Array: element (i, j) is `data[off + i * ld + j]`. */

@@ -84,6 +84,22 @@ describe('Rng', () => {
     expect(Math.abs(counts[2] / 30_000 - 0.7)).toBeLessThan(0.02);
   });
 
+  it('fillNormal gives exactly the values of repeated normal() calls, and leaves the generator in the same state', () => {
+    for (const [seed, lengths] of [[1, [0, 1, 2, 7, 1000]], [42, [3, 3, 5, 1, 64]]] as const) {
+      const a = new Rng(seed);
+      const b = new Rng(seed);
+      for (const [k, len] of lengths.entries()) {
+        const mean = k % 2 === 0 ? 0 : 1.5;
+        const std = k % 2 === 0 ? 1 : 0.25;
+        const fast = a.fillNormal(new Float32Array(len), mean, std);
+        const slow = Float32Array.from({ length: len }, () => b.normal(mean, std));
+        expect(Array.from(fast)).toEqual(Array.from(slow));
+        expect(a.state()).toEqual(b.state());
+      }
+      expect(a.nextUint32()).toBe(b.nextUint32());
+    }
+  });
+
   it('tensors are bit-identical for the same seed', () => {
     const a = new Rng(11).normalTensor([16, 8], 0, 0.02);
     const b = new Rng(11).normalTensor([16, 8], 0, 0.02);

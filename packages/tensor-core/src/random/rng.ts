@@ -27,6 +27,24 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
+/** Scratch state of `fillNormal`: a typed array keeps the 32-bit words unboxed in V8 (object fields and closure
+ * variables above 2^30 become heap numbers, one allocation per update). */
+const FILL_STATE = new Uint32Array(4);
+
+/** One xoshiro128** step on a state held in a Uint32Array (the same sequence as `Rng.nextUint32`). */
+function xoshiroNext(st: Uint32Array): number {
+  const x = Math.imul(st[1], 5);
+  const r = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
+  const t = st[1] << 9;
+  st[2] ^= st[0];
+  st[3] ^= st[1];
+  st[1] ^= st[2];
+  st[0] ^= st[3];
+  st[2] ^= t;
+  st[3] = (st[3] << 11) | (st[3] >>> 21);
+  return r;
+}
+
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
@@ -223,9 +241,38 @@ export class Rng {
     return this.permutation(n).slice(0, k);
   }
 
-  /** Fills a Float32Array with N(mean, std²). */
+  /**
+   * Fills a Float32Array with N(mean, std²): the same values, in the same order, as `out.length` calls of `normal`,
+   * with the generator's state held in locals (about 3x faster; GIFT-SW draws millions per training step).
+   */
   fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
-    for (let i = 0; i < out.length; i++) out[i] = this.normal(mean, std);
+    const len = out.length;
+    let i = 0;
+    if (len > 0 && this.spare !== null) {
+      out[i++] = mean + std * this.spare;
+      this.spare = null;
+    }
+    const st = FILL_STATE;
+    st[0] = this.s0;
+    st[1] = this.s1;
+    st[2] = this.s2;
+    st[3] = this.s3;
+    while (i < len) {
+      let u: number, v: number, q: number;
+      do {
+        u = (2 * ((xoshiroNext(st) >>> 5) * 67108864 + (xoshiroNext(st) >>> 6))) / 9007199254740992 - 1;
+        v = (2 * ((xoshiroNext(st) >>> 5) * 67108864 + (xoshiroNext(st) >>> 6))) / 9007199254740992 - 1;
+        q = u * u + v * v;
+      } while (q >= 1 || q === 0);
+      const f = Math.sqrt((-2 * Math.log(q)) / q);
+      out[i++] = mean + std * u * f;
+      if (i < len) out[i++] = mean + std * v * f;
+      else this.spare = v * f;
+    }
+    this.s0 = st[0];
+    this.s1 = st[1];
+    this.s2 = st[2];
+    this.s3 = st[3];
     return out;
   }
 

@@ -77,11 +77,11 @@ function expectCode(fn: () => unknown, code: string, ...patterns: RegExp[]): voi
 }
 
 describe('ActivationStats', () => {
-  for (const gramAccumulator of ['host-float64', 'device-float32'] as const) {
-    it(`every statistic matches a float64 reference (${gramAccumulator} Gram)`, () => {
+  for (const [gramAccumulator, reduceOn] of [['host-float64', 'host'], ['device-float32', 'host'], ['host-float64', 'device'], ['device-float32', 'auto']] as const) {
+    it(`every statistic matches a float64 reference (${gramAccumulator} Gram, reductions on ${reduceOn})`, () => {
       const batches = makeBatches('ref');
       const ref = reference(batches);
-      const s = new ActivationStats({ name: 'h.0.attn input', gram: true, gramAccumulator });
+      const s = new ActivationStats({ name: 'h.0.attn input', gram: true, gramAccumulator, reduceOn });
       for (const b of batches) s.update(b);
       expect(s.count).toBe(ref.n);
       expect(s.batches).toBe(4);
@@ -219,6 +219,19 @@ describe('ActivationStats', () => {
     tf.dispose(batches);
   });
 
+  it('NaN and Inf are caught the same way with the reductions on the host and on the device', () => {
+    for (const reduceOn of ['host', 'device'] as const) {
+      const s = new ActivationStats({ name: `r-${reduceOn}`, reduceOn });
+      const bad = tf.tensor2d([[1, 2, 3], [4, Number.NaN, 6]]);
+      expectCode(() => { s.update(bad); }, 'E_NAN', new RegExp(`r-${reduceOn}`), /the per-channel mean is NaN at channel 1/);
+      const inf = tf.tensor2d([[1, Number.NEGATIVE_INFINITY, 3]]);
+      const q = new ActivationStats({ name: 'q', reduceOn, moments: false, maxAbs: false });
+      expectCode(() => { q.update(inf); }, 'E_NAN', /sum of squares \(sqNorm\) is Infinity at channel 1/);
+      expect(s.count).toBe(0);
+      tf.dispose([bad, inf]);
+    }
+  });
+
   it('updateAsync gives the same statistics as update', async () => {
     const batches = makeBatches('async');
     const a = new ActivationStats({ gram: true });
@@ -249,6 +262,7 @@ describe('ActivationStats', () => {
     expectCode(() => { s.update(tf.zeros([2, 4])); }, 'E_SHAPE', /has 4 channels, but earlier batches had 3/);
     expectCode(() => new ActivationStats({ gram: false, sqNorm: false, maxAbs: false, moments: false }), 'E_CONFIG', /every statistic is switched off/);
     expectCode(() => new ActivationStats({ gramAccumulator: 'gpu' as never }), 'E_CONFIG', /gramAccumulator must be/);
+    expectCode(() => new ActivationStats({ reduceOn: 'gpu' as never }), 'E_CONFIG', /reduceOn must be 'auto', 'host' or 'device', got "gpu"/);
     expectCode(() => ActivationStats.merge(s, g), 'E_CONFIG', /merge collectors that collect the same statistics/);
     tf.dispose([good, bad, inf]);
   });
