@@ -12,7 +12,7 @@
  * Shapes: W [rows, cols] row-major; U [cols, cols] row-major upper.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SiftError, choleskyInverseUpper, fixDeadInputs } from '@sift/tensor-core';
+import { SiftError, choleskyInverseUpper, fixDeadInputs, gemmF64 } from '@sift/tensor-core';
 import { keepCount, keepTop, nonSalientKeep } from '../mask/select.js';
 import { selectSalient, type SalientPattern } from '../mask/salient.js';
 import type { NMPattern } from '../pattern.js';
@@ -52,8 +52,10 @@ export interface SparseGptResult {
 }
 
 /**
- * Layers whose first lazy update needs more multiply-adds than this keep the unprocessed columns on the active backend
- * (float32 matMuls); smaller ones run entirely on the host in float64.
+ * Layers whose first lazy update needs more multiply-adds than this (4M: a 768 × 768 layer needs 63M) keep the
+ * unprocessed columns on the active backend (float32 matMuls, as the reference implementation; on par with the
+ * single-threaded float64 host gemm at 1 wasm thread, and they scale with threads); smaller ones run entirely on the
+ * host in float64.
  */
 const HOST_LAZY_MAX = 1 << 22;
 
@@ -215,14 +217,6 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
 /** W[:, i2:] −= Err1 · U[i1:i2, i2:] on the host, in float64 (small layers). */
 function lazyUpdate(W: Float64Array, rows: number, cols: number, i1: number, i2: number, Err1: Float64Array, U: Float64Array): void {
   const B = i2 - i1;
-  const rest = cols - i2;
-  for (let r = 0; r < rows; r++) {
-    const wo = r * cols + i2;
-    for (let c = 0; c < B; c++) {
-      const e = Err1[r * B + c];
-      if (e === 0) continue;
-      const uo = (i1 + c) * cols + i2;
-      for (let k = 0; k < rest; k++) W[wo + k] -= e * U[uo + k];
-    }
-  }
+  gemmF64(rows, cols - i2, B, -1, { data: Err1, off: 0, ld: B, trans: false }, { data: U, off: i1 * cols + i2, ld: cols, trans: false },
+    1, { data: W, off: i2, ld: cols });
 }
