@@ -7,6 +7,7 @@ export { initBackend, disposeBackend, defaultPreference } from './init.js';
 export { describeEnvironment } from './describe.js';
 export { BackendError, type BackendErrorCode } from './errors.js';
 export { installWasmBatchMatMul, uninstallWasmBatchMatMul, wasmBatchMatMulInstalled } from './kernels/wasm-batch-matmul.js';
+export { installWasmSlice, uninstallWasmSlice, wasmSliceInstalled } from './kernels/wasm-slice.js';
 export {
   BACKEND_NAMES,
   type BackendName,

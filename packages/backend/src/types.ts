@@ -82,6 +82,12 @@ export interface InitBackendOptions {
    * attention and Gram shapes; equal up to float32 summation order). Default true; false restores tfjs's kernel.
    */
   fastBatchMatMul?: boolean;
+  /**
+   * wasm only: replace tfjs-backend-wasm's `Slice` kernel with Sift's (`installWasmSlice`), which copies only the
+   * selected elements; the original first copies the whole input out of the wasm heap (64 MB to cut a [4096, 128]
+   * block from a [4096, 4096] matrix). Bit-identical results. Default true; false restores tfjs's kernel.
+   */
+  fastSlice?: boolean;
 }
 
 /** One row of `describeEnvironment()`. */

@@ -3,6 +3,7 @@ import { LoaderFailure, messageOf } from '../errors.js';
 import { cpuSummary, isNode } from '../platform.js';
 import type { BackendInfo, InitBackendOptions } from '../types.js';
 import { installWasmBatchMatMul, uninstallWasmBatchMatMul } from '../kernels/wasm-batch-matmul.js';
+import { installWasmSlice, uninstallWasmSlice } from '../kernels/wasm-slice.js';
 import type { BackendLoader, DeviceFacts } from './loader.js';
 import { TFJS_WASM_MAX_THREADS } from './wasm-options.js';
 import type { WasmBackendFactory } from './wasm-threads.js';
@@ -131,6 +132,8 @@ export const wasmLoader: BackendLoader = {
     callNote = undefined;
     if (options.fastBatchMatMul === false) uninstallWasmBatchMatMul();
     else installWasmBatchMatMul();
+    if (options.fastSlice === false) uninstallWasmSlice();
+    else installWasmSlice();
     if (wasmStarted()) {
       // The thread count is fixed at the backend's first start: say so instead of ignoring the option silently.
       if (options.threads !== undefined) {

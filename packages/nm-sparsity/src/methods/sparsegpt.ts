@@ -59,6 +59,9 @@ export interface SparseGptResult {
  */
 const HOST_LAZY_MAX = 1 << 22;
 
+/** Columns per sub-block of the in-block OBS updates (rounded to a multiple of M). */
+const SUB_BLOCK = 32;
+
 /**
  * Runs SparseGPT on one weight. Synchronous; the lazy updates of large layers run as tfjs matMuls on the active backend.
  * @example
@@ -113,8 +116,18 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
       }
       keepTop(score, cand, len, nonSalientKeep(R * B, s, keepCount(R * B, input.sparsity), counted), keep1);
     }
+    // Columns go in sub-blocks of S (a multiple of M, so an N:M group sees every earlier column's update when its mask
+    // is chosen): rank-1 updates reach only the sub-block's own columns, then one gemm applies the sub-block's errors
+    // to the rest of the block. The same updates as column by column, most of them in the gemm's register tiles.
+    const S = nm === null ? SUB_BLOCK : nm.m * Math.max(1, Math.floor(SUB_BLOCK / nm.m));
+    let subStart = 0;
+    let subEnd = 0;
     for (let c = 0; c < B; c++) {
       const col = i1 + c;
+      if (c === subEnd) {
+        subStart = c;
+        subEnd = Math.min(c + S, B);
+      }
       if (nm !== null && nmGroup !== null && c % nm.m === 0) {
         // N:M mask of columns c … c+M−1 from the already-updated weights.
         for (let r = 0; r < R; r++) {
@@ -158,7 +171,7 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
         const e1 = Err1[o1 + c];
         const e2 = Err1[o2 + c];
         const e3 = Err1[o3 + c];
-        for (let k = c + 1; k < B; k++) {
+        for (let k = c + 1; k < subEnd; k++) {
           const u = U[ub + k];
           W1[o0 + k] -= e0 * u;
           W1[o1 + k] -= e1 * u;
@@ -169,7 +182,12 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
       for (; t < nErr; t++) {
         const o = errRows[t] * B;
         const e = Err1[o + c];
-        for (let k = c + 1; k < B; k++) W1[o + k] -= e * U[ub + k];
+        for (let k = c + 1; k < subEnd; k++) W1[o + k] -= e * U[ub + k];
+      }
+      if (c === subEnd - 1 && subEnd < B) {
+        // W1[:, subEnd:B] −= Err1[:, subStart:subEnd] · U[i1+subStart : i1+subEnd, i1+subEnd : i1+B]
+        gemmF64(R, B - subEnd, subEnd - subStart, -1, { data: Err1, off: subStart, ld: B, trans: false },
+          { data: U, off: (i1 + subStart) * C + i1 + subEnd, ld: C, trans: false }, 1, { data: W1, off: subEnd, ld: B });
       }
     }
     for (let r = 0; r < R; r++) for (let c = 0; c < B; c++) keepOut[r * C + i1 + c] = keep1[r * B + c] === 1 && !isSal(r, c) ? 1 : 0;

@@ -1,0 +1,127 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../init.js';
+import { installWasmSlice, sliceInto, uninstallWasmSlice, wasmSliceInstalled } from './wasm-slice.js';
+
+/** Deterministic distinct values without a generator dependency. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** The naive reference: every output index mapped back to its input index. */
+function naiveSlice(src: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {
+  const total = size.reduce((p, d) => p * d, 1);
+  const out: number[] = [];
+  for (let f = 0; f < total; f++) {
+    let rem = f;
+    let off = 0;
+    let stride = 1;
+    const idx = new Array<number>(size.length);
+    for (let d = size.length - 1; d >= 0; d--) {
+      idx[d] = rem % size[d];
+      rem = Math.floor(rem / size[d]);
+    }
+    for (let d = shape.length - 1; d >= 0; d--) {
+      off += (begin[d] + idx[d]) * stride;
+      stride *= shape[d];
+    }
+    out.push(src[off]);
+  }
+  return out;
+}
+
+// [shape, begin, size]: contiguous, whole trailing dimensions merged, short runs (element loop), long runs (set),
+// rank 1 to 5, size -1, empty.
+const CASES: [number[], number[], number[]][] = [
+  [[7], [2], [4]],
+  [[6, 9], [1, 0], [4, 9]],
+  [[6, 9], [0, 3], [6, 5]],
+  [[64, 40], [5, 17], [30, -1]],
+  [[4, 5, 6], [1, 2, 3], [2, 3, 3]],
+  [[4, 5, 6], [0, 1, 0], [4, 3, 6]],
+  [[3, 4, 40, 24], [1, 0, 3, 0], [2, 4, 30, 24]],
+  [[2, 3, 4, 5, 6], [1, 1, 0, 2, 1], [1, 2, 4, 3, 5]],
+  [[5, 8], [2, 3], [0, 4]],
+];
+
+describe('wasm Slice (Sift kernel)', () => {
+  beforeAll(async () => {
+    const info = await initBackend({ prefer: ['wasm'], threads: 1 });
+    expect(info.name).toBe('wasm');
+  });
+
+  it('initBackend installs it; fastSlice: false restores tfjs\'s kernel', async () => {
+    expect(wasmSliceInstalled()).toBe(true);
+    await initBackend({ prefer: ['wasm'], threads: 1, fastSlice: false });
+    expect(wasmSliceInstalled()).toBe(false);
+    await initBackend({ prefer: ['wasm'], threads: 1 });
+    expect(wasmSliceInstalled()).toBe(true);
+  });
+
+  it('sliceInto equals the naive index mapping on every case', () => {
+    for (const [shape, begin, size] of CASES) {
+      const sz = size.map((s, d) => (s === -1 ? shape[d] - begin[d] : s));
+      const src = values(shape.reduce((p, d) => p * d, 1), 3);
+      const dst = new Float32Array(sz.reduce((p, d) => p * d, 1));
+      sliceInto(src, shape, begin, sz, dst);
+      expect(Array.from(dst), JSON.stringify([shape, begin, size])).toEqual(naiveSlice(src, shape, begin, sz));
+    }
+  });
+
+  it('is bit-identical to tfjs\'s own kernel for float32, int32 and bool tensors, and in gradients', () => {
+    for (const [shape, begin, size] of CASES) {
+      const label = JSON.stringify([shape, begin, size]);
+      const f = tf.tensor(values(shape.reduce((p, d) => p * d, 1), 7), shape);
+      const i = tf.cast(tf.mul(f, 1000), 'int32');
+      const b = tf.greater(f, 0);
+      for (const x of [f, i, b]) {
+        const fast = tf.slice(x, begin, size);
+        uninstallWasmSlice();
+        const orig = tf.slice(x, begin, size);
+        installWasmSlice();
+        expect(fast.shape, label).toEqual(orig.shape);
+        expect(fast.dtype, label).toBe(orig.dtype);
+        expect(Array.from(fast.dataSync()), `${label} ${x.dtype}`).toEqual(Array.from(orig.dataSync()));
+        tf.dispose([fast, orig]);
+      }
+      tf.dispose([f, i, b]);
+    }
+    const x = tf.tensor(values(4 * 6 * 8, 9), [4, 6, 8]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.slice(t, [1, 2, 3], [2, 3, 4]))))(x);
+    uninstallWasmSlice();
+    const r = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.slice(t, [1, 2, 3], [2, 3, 4]))))(x);
+    installWasmSlice();
+    expect(Array.from(g.dataSync())).toEqual(Array.from(r.dataSync()));
+    tf.dispose([x, g, r]);
+  });
+
+  it('leaves no tensor and no wasm buffer behind across repeated calls', () => {
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const inputs = CASES.map(([shape]) => tf.tensor(values(shape.reduce((p, d) => p * d, 1), 11), shape));
+    const once = (): void => {
+      CASES.forEach(([, begin, size], k) => { tf.slice(inputs[k], begin, size).dispose(); });
+    };
+    once();
+    const tensors = tf.memory().numTensors;
+    const buffers = backend.numDataIds();
+    for (let r = 0; r < 3; r++) once();
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(backend.numDataIds()).toBe(buffers);
+    tf.dispose(inputs);
+  });
+
+  it('refuses a slice outside the input (tfjs\'s kernel does not check; a heap view would read other memory)', () => {
+    const x = tf.zeros([4, 4]);
+    const tensors = tf.memory().numTensors;
+    expect(() => tf.slice(x, [2, 0], [3, 4])).toThrow(/begin \[2, 0\] \+ size \[3, 4\] is outside the input shape \[4, 4\] at axis 0/);
+    expect(tf.memory().numTensors).toBe(tensors);
+    x.dispose();
+  });
+});

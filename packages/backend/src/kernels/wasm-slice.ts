@@ -1,0 +1,118 @@
+/**
+ * A `Slice` for tfjs's wasm backend that reads its input in place. tfjs-backend-wasm 4.22's kernel starts with
+ * `backend.readSync(x)`, which copies the **whole** input out of the wasm heap before taking the slice: cutting a
+ * [4096, 128] block out of a [4096, 4096] matrix copies 64 MB. SparseGPT's blocked loop (three slices per block)
+ * spent 5.8 s of 18 s there on a 4096 × 4096 layer. This kernel copies only the selected elements, from a view of the
+ * heap: one `set` for a contiguous slice, one per innermost run otherwise. String tensors keep the original kernel.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` this kernel uses. */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+interface SliceArgs {
+  inputs: { x: tf.TensorInfo };
+  attrs: { begin: number | number[]; size: number | number[] };
+  backend: WasmBackendLike;
+}
+
+type KernelFn = (args: SliceArgs) => tf.TensorInfo;
+
+/** Innermost runs shorter than this are copied element by element (a `set` per run costs more). */
+const MIN_RUN_FOR_SET = 16;
+
+/**
+ * Copies x[begin : begin + size] (row-major, any rank) from `src` into `dst`.
+ * Exported for the tests, which compare it with a naive index computation.
+ */
+export function sliceInto<T extends Float32Array | Int32Array | Uint8Array>(src: T, shape: readonly number[], begin: readonly number[], size: readonly number[], dst: T): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    dst[0] = src[0];
+    return;
+  }
+  const strides = new Array<number>(rank);
+  strides[rank - 1] = 1;
+  for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1] * shape[d + 1];
+  // Merge trailing dimensions taken whole into one longer innermost run.
+  let inner = rank - 1;
+  let run = size[rank - 1];
+  while (inner > 0 && size[inner] === shape[inner] && begin[inner] === 0) {
+    inner--;
+    run *= size[inner];
+  }
+  // Dimensions [0, inner) are iterated; dimension `inner` starts each run at begin[inner].
+  const outer = size.slice(0, inner).reduce((p, s) => p * s, 1);
+  let base = 0;
+  for (let d = 0; d <= inner; d++) base += begin[d] * strides[d];
+  const idx = new Array<number>(inner).fill(0);
+  let srcOff = base;
+  let dstOff = 0;
+  for (let o = 0; o < outer; o++) {
+    if (run >= MIN_RUN_FOR_SET) dst.set(src.subarray(srcOff, srcOff + run), dstOff);
+    else for (let k = 0; k < run; k++) dst[dstOff + k] = src[srcOff + k];
+    dstOff += run;
+    // Odometer over the outer dimensions.
+    for (let d = inner - 1; d >= 0; d--) {
+      idx[d]++;
+      srcOff += strides[d];
+      if (idx[d] < size[d]) break;
+      srcOff -= idx[d] * strides[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+function fastSlice(original: KernelFn): KernelFn {
+  return (args) => {
+    const { x } = args.inputs;
+    if (x.dtype === 'string') return original(args);
+    const [begin, size] = tf.slice_util.parseSliceParams(x, args.attrs.begin, args.attrs.size);
+    for (let d = 0; d < x.shape.length; d++) {
+      // tfjs's op does not check this, and reading a view past the input would return other tensors' memory.
+      if (begin[d] < 0 || size[d] < 0 || begin[d] + size[d] > x.shape[d]) {
+        throw new Error(`slice: begin [${begin.join(', ')}] + size [${size.join(', ')}] is outside the input shape [${x.shape.join(', ')}] at axis ${String(d)}.`);
+      }
+    }
+    const { backend } = args;
+    const out = backend.makeOutput(size, x.dtype);
+    if (size.some((s) => s === 0)) return out;
+    // Views after the allocation: a growing wasm memory detaches older ones.
+    sliceInto(backend.typedArrayFromHeap(x), x.shape, begin, size, backend.typedArrayFromHeap(out));
+    return out;
+  };
+}
+
+let installed: { original: tf.KernelConfig } | null = null;
+
+/**
+ * Puts Sift's `Slice` in place of tfjs-backend-wasm's (idempotent; `initBackend` does it with the fast kernels unless
+ * `fastBatchMatMul: false`). A no-op when `@tensorflow/tfjs-backend-wasm` is not imported.
+ * @example
+ * installWasmSlice();   // tf.slice(big, [0, 0], [4096, 128]) copies 2 MB, not 64 MB
+ * uninstallWasmSlice(); // tfjs's own kernel again
+ */
+export function installWasmSlice(): void {
+  if (installed !== null) return;
+  const original = tf.getKernel('Slice', 'wasm') as tf.KernelConfig | undefined;
+  if (original === undefined) return;
+  tf.unregisterKernel('Slice', 'wasm');
+  tf.registerKernel({ ...original, kernelFunc: fastSlice(original.kernelFunc as unknown as KernelFn) as unknown as tf.KernelFunc });
+  installed = { original };
+}
+
+/** Whether Sift's wasm `Slice` is the registered one. */
+export function wasmSliceInstalled(): boolean {
+  return installed !== null;
+}
+
+/** Restores tfjs's own wasm `Slice` kernel (the reference the tests compare with). */
+export function uninstallWasmSlice(): void {
+  if (installed === null) return;
+  tf.unregisterKernel('Slice', 'wasm');
+  tf.registerKernel(installed.original);
+  installed = null;
+}

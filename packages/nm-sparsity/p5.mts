@@ -1,0 +1,18 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@sift/backend';
+import { ActivationStats, Rng, choleskyInverseUpper } from '@sift/tensor-core';
+import { pruneLayer } from '@sift/nm-sparsity';
+await initBackend({ prefer: ['wasm'], threads: 2 });
+const rng = new Rng(5);
+const w = rng.normalTensor([4096, 4096]) as tf.Tensor2D;
+const x = rng.normalTensor([2048, 4096]) as tf.Tensor2D;
+let t = performance.now();
+const stats = new ActivationStats({ name: 'b', gram: true, sqNorm: false, maxAbs: false, moments: false });
+stats.update(x);
+console.log('stats', (performance.now() - t).toFixed(0)); t = performance.now();
+const h = stats.hessian();
+console.log('hessian read', (performance.now() - t).toFixed(0)); t = performance.now();
+choleskyInverseUpper(Float64Array.from(h), { damp: 0.01, overwrite: true });
+console.log('cholinv', (performance.now() - t).toFixed(0)); t = performance.now();
+pruneLayer({ weight: w, stats }, { method: 'sparsegpt', pattern: '8:16', reportError: false });
+console.log('prune', (performance.now() - t).toFixed(0));
