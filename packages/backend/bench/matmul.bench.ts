@@ -1,7 +1,7 @@
 // Matmul and matvec throughput of the default backend (wasm) against the cpu backend and against numpy/PyTorch
 // (OpenBLAS) on the same machine, all measured in the same run.
 import { fileURLToPath } from 'node:url';
-import { initBackend, installWasmBatchMatMul, uninstallWasmBatchMatMul, type BackendName } from '@sift/backend';
+import { initBackend, installWasmBatchMatMul, installWasmSlice, uninstallWasmBatchMatMul, uninstallWasmSlice, type BackendName } from '@sift/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { medianMs, runPython, type BenchRow } from '../../../tools/bench/harness.js';
 
@@ -63,8 +63,29 @@ async function kernelRows(): Promise<BenchRow[]> {
   return rows;
 }
 
+/** Sift's wasm Slice against tfjs's on SparseGPT's per-block cut: a [4096, 128] column block of a [4096, 4096] matrix. */
+async function sliceRow(): Promise<BenchRow> {
+  const info = await initBackend({ prefer: ['wasm'] });
+  const x = tf.randomNormal([4096, 4096], 0, 1, 'float32', 5);
+  const run = (): void => {
+    const y = tf.slice(x, [0, 1024], [4096, 128]);
+    y.dataSync();
+    y.dispose();
+  };
+  uninstallWasmSlice();
+  const orig = await medianMs(run, { warmup: 1, repeats: 5 });
+  installWasmSlice();
+  const fast = await medianMs(run, { warmup: 1, repeats: 9 });
+  x.dispose();
+  return {
+    name: `slice [4096,128] of [4096,4096] (wasm, ${threadsLabel(info.threads)}, Sift Slice kernel)`, value: fast, unit: 'ms',
+    reference: "tfjs-backend-wasm's own Slice kernel", referenceValue: orig, higherIsBetter: false,
+  };
+}
+
 export default async function bench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = await kernelRows();
+  rows.push(await sliceRow());
   for (const [label, m, k, n] of [['matmul 512^3', 512, 512, 512], ['matvec [1,2048]x[2048,2048]', 1, 2048, 2048]] as const) {
     const wasm = await gflops('wasm', m, k, n);
     const cpu = await gflops('cpu', m, k, n);
