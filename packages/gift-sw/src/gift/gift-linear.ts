@@ -150,8 +150,9 @@ export class GiftLinear extends Linear {
 
   /**
    * ½Δ_i·Ω_ij (or (U − ½)·Δ_i) on the non-salient columns, 0 on the salient ones: [out, in]. Drawn and scaled on the
-   * host, then uploaded once: bit-identical to scaling on the device (a float32 product of two float32 values is the
-   * float64 product rounded once), with one upload and no [out, in] temporaries on the backend.
+   * host, then uploaded once, with no [out, in] temporaries on the backend. On IEEE float32 backends (wasm, cpu, WebGPU)
+   * this is bit-identical to multiplying on the device: the mask is 0/1, ½Δ_i is exact, and a product of two float32
+   * values computed in float64 and rounded once to float32 is the float32 product.
    */
   private sampleNoise(): tf.Tensor {
     const rng = this.rng!;

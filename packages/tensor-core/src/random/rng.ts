@@ -266,7 +266,8 @@ export class Rng {
       } while (q >= 1 || q === 0);
       const f = Math.sqrt((-2 * Math.log(q)) / q);
       out[i++] = mean + std * u * f;
-      if (i < len) out[i++] = mean + std * v * f;
+      // The pair's second value as `normal()` returns it from the spare: std · (v·f), not (std·v)·f.
+      if (i < len) out[i++] = mean + std * (v * f);
       else this.spare = v * f;
     }
     this.s0 = st[0];

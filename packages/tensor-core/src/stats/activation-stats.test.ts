@@ -232,6 +232,20 @@ describe('ActivationStats', () => {
     }
   });
 
+  it('a float32 overflow of the device Gram accumulator is refused with host reductions too', () => {
+    // Host reductions sum in float64 and would not overflow; the check bounds XᵀX by its float32 diagonal instead.
+    const s = new ActivationStats({ name: 'ovf', gram: true, gramAccumulator: 'device-float32', reduceOn: 'host', sqNorm: false, maxAbs: false, moments: false });
+    const big = tf.tensor2d([[1e20, 1], [2, 3]]);
+    expectCode(() => { s.update(big); }, 'E_NAN', /'ovf'/, /XᵀX overflows float32 at channel 0/, /gramAccumulator 'host-float64'/);
+    expect(s.count).toBe(0);
+    // On the device, the float32 sum of squares overflows first, as before.
+    const d = new ActivationStats({ name: 'ovf-d', gram: true, gramAccumulator: 'device-float32', reduceOn: 'device', maxAbs: false, moments: false });
+    expectCode(() => { d.update(big); }, 'E_NAN', /sqNorm/);
+    tf.dispose(big);
+    s.dispose();
+    d.dispose();
+  });
+
   it('updateAsync gives the same statistics as update', async () => {
     const batches = makeBatches('async');
     const a = new ActivationStats({ gram: true });

@@ -112,19 +112,24 @@ interface Pending {
   gram: tf.Tensor2D | null;
 }
 
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** Backends whose tensors live in host memory: there `dataSync` is a copy, not a device transfer. */
 const HOST_REDUCE_BACKENDS: ReadonlySet<string> = new Set(['wasm', 'cpu']);
 
 /**
  * The packed per-channel vectors of one batch X [n, d] (row-major) in `layout` order, in float64: sum, sum of squares
  * and max |x| in one pass, the squared deviations from the batch mean in a second pass when moments are on. NaN and
- * ±Inf propagate into the sum, so the same sentinel checks apply.
+ * ±Inf propagate into the sum, so the same sentinel checks apply. `sq` (Σ x² per channel) comes back when `alwaysSq`
+ * or the layout asks for it.
  */
-function hostReductions(x: ArrayLike<number>, n: number, d: number, layout: readonly Pending['layout'][number][]): Float64Array {
+function hostReductions(x: ArrayLike<number>, n: number, d: number, layout: readonly Pending['layout'][number][],
+  alwaysSq = false): { packed: Float64Array; sq: Float64Array | null } {
   // Rows go four at a time: one load and store of each accumulator per four values (~3x faster in V8 than per row).
   const n4 = n - (n % 4);
   const sum = new Float64Array(d);
-  const wantSq = layout.includes('sqNorm');
+  const wantSq = alwaysSq || layout.includes('sqNorm');
   const wantMax = layout.includes('maxAbs');
   const sq = new Float64Array(wantSq ? d : 0);
   const mx = new Float64Array(wantMax ? d : 0);
@@ -184,7 +189,7 @@ function hostReductions(x: ArrayLike<number>, n: number, d: number, layout: read
       }
     }
   }
-  return out;
+  return { packed: out, sq: wantSq ? sq : null };
 }
 
 /**
@@ -261,8 +266,19 @@ export class ActivationStats {
     // On CPU-resident backends the per-channel reductions run on the host in float64: tfjs reduces over axis 0 by
     // transposing X first (about 100 ms per reduction for 16k × 768 on wasm), one host pass over a copy is ~4x faster.
     const onHost = o.reduceOn === 'host' || (o.reduceOn === 'auto' && HOST_REDUCE_BACKENDS.has(tf.getBackend()));
-    const host = onHost ? hostReductions(x.dataSync(), n, d, layout) : null;
+    const deviceGram = o.gram && o.gramAccumulator === 'device-float32';
+    const reduced = onHost ? hostReductions(x.dataSync(), n, d, layout, deviceGram) : null;
+    const host = reduced?.packed ?? null;
     if (host !== null && !o.gram) return { n, packed: host, layout, gram: null };
+    if (reduced?.sq != null && deviceGram) {
+      // The device accumulator is never read per batch: catch a float32 overflow of XᵀX here (|G_jk| <= G_jj by
+      // Cauchy-Schwarz, so the diagonal bounds every entry), as the float32 reductions on the device would have.
+      const j = reduced.sq.findIndex((v) => v > FLOAT32_MAX);
+      if (j >= 0) {
+        throw new SiftError('E_NAN', `${this.what}: batch ${String(this.nBatches)}: the Gram matrix XᵀX overflows float32 at channel ${String(j)} ` +
+          `(Σx² = ${reduced.sq[j].toExponential(3)}); use gramAccumulator 'host-float64' or rescale the activations.`);
+      }
+    }
     // Kept explicitly: update() usually runs inside a forward hook, i.e. inside the caller's tf.tidy.
     const kept = tf.tidy((): tf.Tensor[] => {
       const x2 = tf.reshape(tf.cast(x, 'float32'), [n, d]);
