@@ -7,6 +7,7 @@
  * original kernel's up to float32 summation order (tested against it).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { wasmKernel, wasmKernelOverride } from './override.js';
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` this kernel uses. */
 interface WasmBackendLike {
@@ -92,12 +93,13 @@ function fastBatchMatMul(original: KernelFn, transpose: (x: tf.TensorInfo, backe
   };
 }
 
-let installed: { original: tf.KernelConfig } | null = null;
-
-/** A registered wasm kernel, or undefined when tfjs-backend-wasm is not imported (tf.getKernel's type omits that). */
-function wasmKernel(name: string): tf.KernelConfig | undefined {
-  return tf.getKernel(name, 'wasm');
-}
+const override = wasmKernelOverride('BatchMatMul', (original) => {
+  const transposeKernel = wasmKernel('Transpose');
+  if (transposeKernel === undefined) return null;
+  const transpose = (x: tf.TensorInfo, backend: WasmBackendLike): tf.TensorInfo =>
+    transposeKernel.kernelFunc({ inputs: { x }, attrs: { perm: [0, 2, 1] }, backend }) as tf.TensorInfo;
+  return fastBatchMatMul(original.kernelFunc as unknown as KernelFn, transpose) as unknown as tf.KernelFunc;
+});
 
 /**
  * Puts Sift's `BatchMatMul` in place of tfjs-backend-wasm's (idempotent; `initBackend` does it unless
@@ -108,27 +110,15 @@ function wasmKernel(name: string): tf.KernelConfig | undefined {
  * uninstallWasmBatchMatMul(); // tfjs's own kernel again, e.g. to compare
  */
 export function installWasmBatchMatMul(): void {
-  if (installed !== null) return;
-  const original = wasmKernel('BatchMatMul');
-  const transposeKernel = wasmKernel('Transpose');
-  if (original === undefined || transposeKernel === undefined) return;
-  const transpose = (x: tf.TensorInfo, backend: WasmBackendLike): tf.TensorInfo =>
-    transposeKernel.kernelFunc({ inputs: { x }, attrs: { perm: [0, 2, 1] }, backend }) as tf.TensorInfo;
-  const fn = fastBatchMatMul(original.kernelFunc as unknown as KernelFn, transpose);
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: fn as unknown as tf.KernelFunc });
-  installed = { original };
+  override.install();
 }
 
 /** Whether Sift's wasm `BatchMatMul` is the registered one. */
 export function wasmBatchMatMulInstalled(): boolean {
-  return installed !== null;
+  return override.installed();
 }
 
 /** Restores tfjs's own wasm `BatchMatMul` kernel (the reference the tests compare with). */
 export function uninstallWasmBatchMatMul(): void {
-  if (installed === null) return;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel(installed.original);
-  installed = null;
+  override.uninstall();
 }

@@ -3,17 +3,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../init.js';
 import { installWasmSlice, sliceInto, uninstallWasmSlice, wasmSliceInstalled } from './wasm-slice.js';
-
-/** Deterministic distinct values without a generator dependency. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+import { tensor, values } from './test-data.js';
 
 /** The naive reference: every output index mapped back to its input index. */
 function naiveSlice(src: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {
@@ -78,7 +68,7 @@ describe('wasm Slice (Sift kernel)', () => {
   it('is bit-identical to tfjs\'s own kernel for float32, int32 and bool tensors, and in gradients', () => {
     for (const [shape, begin, size] of CASES) {
       const label = JSON.stringify([shape, begin, size]);
-      const f = tf.tensor(values(shape.reduce((p, d) => p * d, 1), 7), shape);
+      const f = tensor(shape, 7);
       const i = tf.cast(tf.mul(f, 1000), 'int32');
       const b = tf.greater(f, 0);
       for (const x of [f, i, b]) {
@@ -93,7 +83,7 @@ describe('wasm Slice (Sift kernel)', () => {
       }
       tf.dispose([f, i, b]);
     }
-    const x = tf.tensor(values(4 * 6 * 8, 9), [4, 6, 8]);
+    const x = tensor([4, 6, 8], 9);
     const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.slice(t, [1, 2, 3], [2, 3, 4]))))(x);
     uninstallWasmSlice();
     const r = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.slice(t, [1, 2, 3], [2, 3, 4]))))(x);
@@ -104,7 +94,7 @@ describe('wasm Slice (Sift kernel)', () => {
 
   it('leaves no tensor and no wasm buffer behind across repeated calls', () => {
     const backend = tf.backend() as unknown as { numDataIds(): number };
-    const inputs = CASES.map(([shape]) => tf.tensor(values(shape.reduce((p, d) => p * d, 1), 11), shape));
+    const inputs = CASES.map(([shape]) => tensor(shape, 11));
     const once = (): void => {
       CASES.forEach(([, begin, size], k) => { tf.slice(inputs[k], begin, size).dispose(); });
     };

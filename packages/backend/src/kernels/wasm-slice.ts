@@ -6,6 +6,7 @@
  * heap: one `set` for a contiguous slice, one per innermost run otherwise. String tensors keep the original kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { wasmKernelOverride } from './override.js';
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` this kernel uses. */
 interface WasmBackendLike {
@@ -86,33 +87,25 @@ function fastSlice(original: KernelFn): KernelFn {
   };
 }
 
-let installed: { original: tf.KernelConfig } | null = null;
+const override = wasmKernelOverride('Slice', (original) => fastSlice(original.kernelFunc as unknown as KernelFn) as unknown as tf.KernelFunc);
 
 /**
- * Puts Sift's `Slice` in place of tfjs-backend-wasm's (idempotent; `initBackend` does it with the fast kernels unless
- * `fastBatchMatMul: false`). A no-op when `@tensorflow/tfjs-backend-wasm` is not imported.
+ * Puts Sift's `Slice` in place of tfjs-backend-wasm's (idempotent; `initBackend` does it unless `fastSlice: false`).
+ * A no-op when `@tensorflow/tfjs-backend-wasm` is not imported.
  * @example
  * installWasmSlice();   // tf.slice(big, [0, 0], [4096, 128]) copies 2 MB, not 64 MB
  * uninstallWasmSlice(); // tfjs's own kernel again
  */
 export function installWasmSlice(): void {
-  if (installed !== null) return;
-  const original = tf.getKernel('Slice', 'wasm') as tf.KernelConfig | undefined;
-  if (original === undefined) return;
-  tf.unregisterKernel('Slice', 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: fastSlice(original.kernelFunc as unknown as KernelFn) as unknown as tf.KernelFunc });
-  installed = { original };
+  override.install();
 }
 
 /** Whether Sift's wasm `Slice` is the registered one. */
 export function wasmSliceInstalled(): boolean {
-  return installed !== null;
+  return override.installed();
 }
 
 /** Restores tfjs's own wasm `Slice` kernel (the reference the tests compare with). */
 export function uninstallWasmSlice(): void {
-  if (installed === null) return;
-  tf.unregisterKernel('Slice', 'wasm');
-  tf.registerKernel(installed.original);
-  installed = null;
+  override.uninstall();
 }

@@ -5,7 +5,7 @@
  * so GPTQ's error compensation flows into them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SiftError, choleskyInverseUpper, fixDeadInputs, fmtShape, gemmF64 } from '@sift/tensor-core';
+import { SiftError, choleskyInverseUpper, fixDeadInputs, fmtShape, gemmF64, rankOneRowsF64 } from '@sift/tensor-core';
 import { columnMask, parseGridOptions, quantCode, rowScales, type GridOptions, type QuantBits } from './grid.js';
 
 /**
@@ -168,31 +168,8 @@ export function quantizeGptq(weight: WeightInput, hessian: ArrayLike<number>, sa
         err[i * cnt + t] = (v - qv) / d;
         w[i * cols + a] = qv;
       }
-      // W[:, a+1:i2] -= e · U[a, a+1:i2], four rows per pass so each U entry is loaded once per four rows.
-      const urow = a * cols;
-      let i = 0;
-      for (; i + 3 < rows; i += 4) {
-        const r0 = i * cols;
-        const r1 = r0 + cols;
-        const r2 = r1 + cols;
-        const r3 = r2 + cols;
-        const e0 = err[i * cnt + t];
-        const e1 = err[(i + 1) * cnt + t];
-        const e2 = err[(i + 2) * cnt + t];
-        const e3 = err[(i + 3) * cnt + t];
-        for (let b = a + 1; b < i2; b++) {
-          const ub = u[urow + b];
-          w[r0 + b] -= e0 * ub;
-          w[r1 + b] -= e1 * ub;
-          w[r2 + b] -= e2 * ub;
-          w[r3 + b] -= e3 * ub;
-        }
-      }
-      for (; i < rows; i++) {
-        const e = err[i * cnt + t];
-        const row = i * cols;
-        for (let b = a + 1; b < i2; b++) w[row + b] -= e * u[urow + b];
-      }
+      // W[:, a+1:i2] -= e · U[a, a+1:i2]
+      rankOneRowsF64(w, cols, null, rows, err, cnt, t, u, a * cols, a + 1, i2);
     }
     // Lazy batch update: W[:, i2:] -= Err1 · U[i1:i2, i2:] (salient columns at the end included), a float64 gemm.
     if (i2 < cols) {

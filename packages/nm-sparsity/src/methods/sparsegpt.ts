@@ -12,7 +12,7 @@
  * Shapes: W [rows, cols] row-major; U [cols, cols] row-major upper.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SiftError, choleskyInverseUpper, fixDeadInputs, gemmF64 } from '@sift/tensor-core';
+import { SiftError, choleskyInverseUpper, fixDeadInputs, gemmF64, rankOneRowsF64 } from '@sift/tensor-core';
 import { keepCount, keepTop, nonSalientKeep } from '../mask/select.js';
 import { selectSalient, type SalientPattern } from '../mask/salient.js';
 import type { NMPattern } from '../pattern.js';
@@ -143,8 +143,7 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
           for (let k = 0; k < nm.m; k++) keep1[r * B + c + k] = nmGroup.keep[k];
         }
       }
-      // q = w ⊙ keep, err = (w − q)/U_ii; pruned rows (err ≠ 0) then get W1[r, c+1:] −= err · U[col, i1+c+1:], four
-      // rows per pass so each U entry is loaded once per four rows.
+      // q = w ⊙ keep, err = (w − q)/U_ii; pruned rows (err ≠ 0) then get W1[r, c+1:subEnd] −= err · U[col, i1+c+1:subEnd].
       const d = diag[col];
       const ub = col * C + i1;
       let nErr = 0;
@@ -161,29 +160,7 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
         Err1[o + c] = e;
         errRows[nErr++] = r;
       }
-      let t = 0;
-      for (; t + 3 < nErr; t += 4) {
-        const o0 = errRows[t] * B;
-        const o1 = errRows[t + 1] * B;
-        const o2 = errRows[t + 2] * B;
-        const o3 = errRows[t + 3] * B;
-        const e0 = Err1[o0 + c];
-        const e1 = Err1[o1 + c];
-        const e2 = Err1[o2 + c];
-        const e3 = Err1[o3 + c];
-        for (let k = c + 1; k < subEnd; k++) {
-          const u = U[ub + k];
-          W1[o0 + k] -= e0 * u;
-          W1[o1 + k] -= e1 * u;
-          W1[o2 + k] -= e2 * u;
-          W1[o3 + k] -= e3 * u;
-        }
-      }
-      for (; t < nErr; t++) {
-        const o = errRows[t] * B;
-        const e = Err1[o + c];
-        for (let k = c + 1; k < subEnd; k++) W1[o + k] -= e * U[ub + k];
-      }
+      rankOneRowsF64(W1, B, errRows, nErr, Err1, B, c, U, ub, c + 1, subEnd);
       if (c === subEnd - 1 && subEnd < B) {
         // W1[:, subEnd:B] −= Err1[:, subStart:subEnd] · U[i1+subStart : i1+subEnd, i1+subEnd : i1+B]
         gemmF64(R, B - subEnd, subEnd - subStart, -1, { data: Err1, off: subStart, ld: B, trans: false },

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../random/rng.js';
-import { type GemmStructure, gemm } from './gemm.js';
+import { type GemmStructure, gemm, rankOneRowsF64 } from './gemm.js';
 import { naiveMatMul, relMaxDiff } from './reference.js';
 
 function rand(n: number, rng: Rng): Float64Array {
@@ -100,4 +100,25 @@ describe('gemm (packed float64 kernel)', () => {
       });
     }
   }
+});
+
+describe('rankOneRowsF64', () => {
+  it('equals the plain per-row loop exactly, with a row list, all rows, and counts not a multiple of 4', () => {
+    const rng = new Rng('rank-one');
+    const R = 11;
+    const ld = 9;
+    for (const rows of [null, Int32Array.from([0, 3, 4, 7, 8, 10, 2]), new Int32Array(0)]) {
+      const count = rows === null ? R : rows.length;
+      const w = rand(R * ld, rng);
+      const e = rand(R * 5, rng);
+      const u = rand(40, rng);
+      const want = w.slice();
+      for (let t = 0; t < count; t++) {
+        const r = rows === null ? t : rows[t];
+        for (let k = 2; k < 8; k++) want[r * ld + k] -= e[r * 5 + 3] * u[17 + k];
+      }
+      rankOneRowsF64(w, ld, rows, count, e, 5, 3, u, 17, 2, 8);
+      expect(Array.from(w)).toEqual(Array.from(want));
+    }
+  });
 });

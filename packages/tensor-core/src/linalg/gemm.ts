@@ -204,3 +204,42 @@ function micro(
     for (let j = 0; j < jEnd; j++) c[ci + i * ldc + j] += alpha * acc[i * 4 + j];
   }
 }
+
+/**
+ * The column step of SparseGPT's and GPTQ's OBS loops: for each listed row r (`rows[t]` for t < count, or r = t when
+ * `rows` is null), `w[r·wLd + k] −= e[r·eLd + eCol] · u[uOff + k]` for k in [k0, k1). Four rows per pass, so each u
+ * entry is loaded once per four rows; every element gets the same single update as a plain loop (bit-identical).
+ */
+export function rankOneRowsF64(
+  w: Float64Array, wLd: number, rows: Int32Array | null, count: number, e: Float64Array, eLd: number, eCol: number,
+  u: Float64Array, uOff: number, k0: number, k1: number,
+): void {
+  let t = 0;
+  for (; t + 3 < count; t += 4) {
+    const q0 = rows === null ? t : rows[t];
+    const q1 = rows === null ? t + 1 : rows[t + 1];
+    const q2 = rows === null ? t + 2 : rows[t + 2];
+    const q3 = rows === null ? t + 3 : rows[t + 3];
+    const e0 = e[q0 * eLd + eCol];
+    const e1 = e[q1 * eLd + eCol];
+    const e2 = e[q2 * eLd + eCol];
+    const e3 = e[q3 * eLd + eCol];
+    const o0 = q0 * wLd;
+    const o1 = q1 * wLd;
+    const o2 = q2 * wLd;
+    const o3 = q3 * wLd;
+    for (let k = k0; k < k1; k++) {
+      const uk = u[uOff + k];
+      w[o0 + k] -= e0 * uk;
+      w[o1 + k] -= e1 * uk;
+      w[o2 + k] -= e2 * uk;
+      w[o3 + k] -= e3 * uk;
+    }
+  }
+  for (; t < count; t++) {
+    const q = rows === null ? t : rows[t];
+    const ev = e[q * eLd + eCol];
+    const o = q * wLd;
+    for (let k = k0; k < k1; k++) w[o + k] -= ev * u[uOff + k];
+  }
+}
