@@ -44,6 +44,30 @@ function topInsert(score: Scores, cand: Int32Array, len: number, nKeep: number, 
 }
 
 /**
+ * `topInsert` over the contiguous candidates `score[0..len)` (len <= 64): sets `keep[keepOff + k] = 1` for the
+ * `nKeep` best k and 0 for the rest, with the same order and tie rule. For SparseGPT's per-row N:M groups.
+ */
+export function keepTopDense(score: Scores, len: number, nKeep: number, keep: Uint8Array, keepOff: number): void {
+  const v = TOP_SCORE;
+  const pos = TOP_POS;
+  let filled = 0;
+  for (let k = 0; k < len; k++) {
+    const x = score[k];
+    keep[keepOff + k] = 0;
+    if (filled === nKeep && !(x > v[nKeep - 1])) continue;
+    let i = filled < nKeep ? filled++ : nKeep - 1;
+    while (i > 0 && x > v[i - 1]) {
+      v[i] = v[i - 1];
+      pos[i] = pos[i - 1];
+      i--;
+    }
+    v[i] = x;
+    pos[i] = k;
+  }
+  for (let a = 0; a < filled; a++) keep[keepOff + pos[a]] = 1;
+}
+
+/**
  * Keeps the `nKeep` best of `cand[0..len)` (positions into `score`) by setting `keep[pos] = 1`.
  * Small groups (<= 64): a running top list by (score desc, index asc); large groups: a threshold from a native sort.
  */

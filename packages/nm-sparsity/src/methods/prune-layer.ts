@@ -109,6 +109,34 @@ function reconstructionError(w: Float32Array, wp: Float32Array, db: Float64Array
 }
 
 /**
+ * mask = keep ∪ salient (0/1), and zeroes `w` where the mask is 0, in place. Branch-free on the float bits: masks
+ * are random at the element level, so `if (mask[i] === 0)` mispredicts half the time, and a per-element
+ * `salient?.[i]` check made the old loops ~10x slower (about 0.8 s of Wanda's 1.7 s on a 4096 × 4096 layer).
+ */
+function applyMask(w: Float32Array, keep: Uint8Array, salient: Uint8Array | null): Uint8Array {
+  const n = w.length;
+  const mask = salient === null ? keep.slice() : new Uint8Array(n);
+  if (salient !== null) for (let i = 0; i < n; i++) mask[i] = keep[i] | salient[i];
+  const bits = new Int32Array(w.buffer, w.byteOffset, n);
+  for (let i = 0; i < n; i++) bits[i] &= -mask[i]; // mask 1: all ones, 0: +0.0
+  return mask;
+}
+
+/** Exact zeros (±0) of `a`, branch-free: (bits & 0x7fffffff) − 1 is negative only for ±0. */
+function countZeros(a: Float32Array): number {
+  const bits = new Int32Array(a.buffer, a.byteOffset, a.length);
+  let z = 0;
+  for (const b of bits) z += ((b & 0x7fffffff) - 1) >>> 31;
+  return z;
+}
+
+function countOnes(a: Uint8Array): number {
+  let c = 0;
+  for (const v of a) c += v;
+  return c;
+}
+
+/**
  * Prunes one weight with the given options and returns the new weight, masks and a report. The caller installs the
  * result (e.g. `MaskedLinear.fromLinear`, or `linear.weight.assign`).
  * @throws SiftError 'E_SHAPE' (in_features not a multiple of M, stats of the wrong width), 'E_CONFIG' (bad options,
@@ -163,13 +191,10 @@ export function pruneLayer(input: PruneLayerInput, options: Partial<PruneOptions
     keep = o.nm !== null
       ? selectNM(s, rows, cols, o.nm.n, o.nm.m, salient, o.salientCountsTowardN)
       : selectUnstructured(s, rows, cols, o.sparsity, o.resolvedScope as 'row' | 'layer', salient, o.salientCountsTowardN);
-    pruned = new Float32Array(dense.length);
-    for (let i = 0; i < dense.length; i++) if (keep[i] === 1 || salient?.[i] === 1) pruned[i] = dense[i];
+    pruned = dense.slice();
   }
-  const mask = new Uint8Array(dense.length);
-  for (let i = 0; i < mask.length; i++) mask[i] = keep[i] === 1 || salient?.[i] === 1 ? 1 : 0;
   // SparseGPT may leave exact zeros at kept positions only by coincidence; pruned positions are exactly 0.
-  for (let i = 0; i < mask.length; i++) if (mask[i] === 0) pruned[i] = 0;
+  const mask = applyMask(pruned, keep, salient);
 
   let gamma: Float64Array | null = null;
   let shift: Float64Array | null = null;
@@ -188,12 +213,8 @@ export function pruneLayer(input: PruneLayerInput, options: Partial<PruneOptions
     const b = input.bias.dataSync();
     bias = Float32Array.from(b, (v, i) => v + shift[i]);
   }
-  let zeros = 0;
-  let nSal = 0;
-  for (let i = 0; i < pruned.length; i++) {
-    if (pruned[i] === 0) zeros++;
-    if (salient?.[i] === 1) nSal++;
-  }
+  const zeros = countZeros(pruned);
+  const nSal = salient === null ? 0 : countOnes(salient);
   const recon = moments === null || !o.reportError ? null : reconstructionError(dense, pruned, shift, rows, cols, moments);
   let gstat: LayerReport['gamma'] = null;
   if (gamma !== null) {

@@ -57,6 +57,23 @@ describe.each(Object.keys(METHODS) as MethodName[])('method %s (conformance)', (
     }
   });
 
+  it('mask = keep ∪ salient; W̃ = W on the mask (methods without updates); reported sparsity counts exact zeros', () => {
+    const wd = Float32Array.from(w.dataSync());
+    wd[5] = 0; // exact zeros, both signs, that the mask may keep
+    wd[cols + 7] = -0;
+    const w0 = tf.tensor2d(wd, [rows, cols]);
+    const r = pruneLayer({ weight: w0, stats }, { method, pattern: '4:8', salientFraction: 1 / 16, salientGroup: 16 });
+    w0.dispose();
+    let zeros = 0;
+    for (let i = 0; i < r.mask.length; i++) {
+      expect(r.mask[i]).toBe(r.keep[i] | r.salient![i]);
+      if (!METHODS[method].updatesWeights && r.mask[i] === 1) expect(r.weight[i]).toBe(wd[i]);
+      if (r.mask[i] === 0) expect(Object.is(r.weight[i], 0)).toBe(true); // +0, never -0
+      if (r.weight[i] === 0) zeros++;
+    }
+    expect(r.report.sparsity).toBe(zeros / r.weight.length);
+  });
+
   it('the same inputs give the same mask; nothing leaks', async () => {
     const a = pruneLayer({ weight: w, stats }, { method, pattern: '8:16' });
     const b = pruneLayer({ weight: w, stats }, { method, pattern: '8:16' });

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SiftError, choleskyInverseUpper, fixDeadInputs, gemmF64, rankOneRowsF64 } from '@sift/tensor-core';
-import { keepCount, keepTop, nonSalientKeep } from '../mask/select.js';
+import { keepCount, keepTop, keepTopDense, nonSalientKeep } from '../mask/select.js';
 import { selectSalient, type SalientPattern } from '../mask/salient.js';
 import type { NMPattern } from '../pattern.js';
 
@@ -90,7 +90,7 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
   const counted = sal?.countTowardN ?? true;
   const keep = new Uint8Array(rows * cols);
   let loss = 0;
-  const nmGroup = nm === null ? null : { score: new Float64Array(nm.m), cand: new Int32Array(nm.m), keep: new Uint8Array(nm.m) };
+  const nmGroup = nm === null ? null : { score: new Float64Array(nm.m), u2: new Float64Array(nm.m), cand: new Int32Array(nm.m), keep: new Uint8Array(nm.m) };
 
   /**
    * One block [i1, i1+B) of SparseGPT on W1 [rows, B] (in place: it ends as Q1): the mask, then column by column
@@ -128,7 +128,19 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
         subStart = c;
         subEnd = Math.min(c + S, B);
       }
-      if (nm !== null && nmGroup !== null && c % nm.m === 0) {
+      if (nm !== null && nmGroup !== null && c % nm.m === 0 && salient === null) {
+        // N:M mask of columns c … c+M−1 from the already-updated weights (no salient entries: every column a candidate).
+        const sc = nmGroup.score;
+        for (let k = 0; k < nm.m; k++) nmGroup.u2[k] = diag[col + k] ** 2;
+        for (let r = 0; r < R; r++) {
+          const o = r * B + c;
+          for (let k = 0; k < nm.m; k++) {
+            const w = W1[o + k];
+            sc[k] = (w * w) / nmGroup.u2[k]; // = W1² / U_jj², as below
+          }
+          keepTopDense(sc, nm.m, nm.n, keep1, o);
+        }
+      } else if (nm !== null && nmGroup !== null && c % nm.m === 0) {
         // N:M mask of columns c … c+M−1 from the already-updated weights.
         for (let r = 0; r < R; r++) {
           let len = 0;

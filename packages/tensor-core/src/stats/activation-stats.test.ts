@@ -102,6 +102,24 @@ describe('ActivationStats', () => {
     });
   }
 
+  it('a tall batch (more than 4096 tokens) gets its Gram matrix in row chunks: same statistics, nothing leaked', () => {
+    // 4133 rows: two full chunks of 2048 and a ragged one of 37.
+    const [batch] = makeBatches('tall', [[4133, D]]);
+    const ref = reference([batch]);
+    for (const gramAccumulator of ['host-float64', 'device-float32'] as const) {
+      const s = new ActivationStats({ name: 'tall', gram: true, gramAccumulator });
+      s.update(batch); // first update allocates the accumulators
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 2; i++) s.update(batch);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(s.count).toBe(3 * ref.n);
+      close(s.gram(), ref.gram.map((v) => 3 * v), 1e-5);
+      close(s.sqNorm(), ref.sq.map((v) => 3 * v), 1e-5);
+      s.dispose();
+    }
+    batch.dispose();
+  });
+
   it("reproduces SparseGPT's accumulated H and, with dead inputs and 1% damping, its Hinv (PyTorch fixture)", () => {
     const fixture = JSON.parse(readFileSync(new URL('../../test/fixtures/linalg/torch-linalg.json', import.meta.url), 'utf8')) as {
       cases: { sparsegpt: { n: number; tokens: number; x: number[]; h: number[]; dead: number[]; percdamp: number; hinv: number[] } };
