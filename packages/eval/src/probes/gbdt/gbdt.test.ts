@@ -6,7 +6,7 @@ import { accuracy, rocAuc } from '../../metrics/classification.js';
 import { mse } from '../../metrics/regression.js';
 import { fitLogistic, predictLogisticProba } from '../logistic.js';
 import { matrix, type Matrix } from '../matrix.js';
-import { applyBins, binOf, fitBins, toColumnMajor } from './binning.js';
+import { Float32Radix, applyBins, binOf, fitBins, toColumnMajor } from './binning.js';
 import { GBDT_DEFAULTS, MLEM_GBDT_PARAMS, parseGbdtOptions } from './config.js';
 import { argmaxRows, fitGbdt, predictGbdt, predictGbdtProba, predictGbdtRaw } from './train.js';
 
@@ -35,6 +35,38 @@ describe('binning', () => {
     const counts = new Array<number>(16).fill(0);
     for (const b of applyBins(q, v, n)) counts[b] += 1;
     for (const c of counts) expect(Math.abs(c - n / 16)).toBeLessThan(3); // quantile bins are equal-count
+  });
+
+  it('the float32 radix sort orders exactly as Float32Array#sort (signed zeros, infinities, subnormals, ties)', () => {
+    const rng = seeded('radix');
+    for (const n of [0, 1, 2, 257, 5000]) {
+      const r = new Float32Radix(n);
+      for (let i = 0; i < n; i++) {
+        const k = i % 9;
+        r.values[i] = k === 0 ? -0 : k === 1 ? 0 : k === 2 ? Math.round(rng.normal() * 3) : k === 3 ? 1e-42 * rng.normal()
+          : k === 4 && i % 90 === 4 ? (i % 180 === 4 ? Infinity : -Infinity) : rng.normal() * 10 ** Math.round(rng.normal() * 3);
+      }
+      const expected = r.values.slice().sort();
+      const got = r.sort();
+      for (let i = 0; i < n; i++) expect(Object.is(got[i], expected[i]), `index ${i}: ${got[i]} vs ${expected[i]}`).toBe(true);
+    }
+  });
+
+  it('float32 columns (radix sort) and the same values as float64 (native sort) give identical bins', () => {
+    const rng = seeded('bins32');
+    const n = 4000;
+    const c32 = new Float32Array(3 * n);
+    for (let i = 0; i < n; i++) {
+      c32[i] = rng.normal();
+      c32[n + i] = Math.round(rng.normal() * 20) / 4; // few distinct values: midpoint bins
+      c32[2 * n + i] = -Math.exp(3 * rng.normal());
+    }
+    for (const sample of [200_000, 1000]) {
+      const a = fitBins(c32, n, 3, 255, sample, new Rng(3));
+      const b = fitBins(Float64Array.from(c32), n, 3, 255, sample, new Rng(3));
+      expect(a.numBins).toEqual(b.numBins);
+      for (let f = 0; f < 3; f++) expect(a.thresholds[f]).toEqual(b.thresholds[f]);
+    }
   });
 
   it('lookup-table binning equals the binary search binOf (x <= threshold goes left), ties and skew included', () => {
