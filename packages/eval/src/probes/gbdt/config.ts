@@ -51,6 +51,12 @@ export interface GbdtOptions {
   binSampleCount: number;
   /** Seed of bagging, feature sampling and the bin sample. */
   seed: number;
+  /**
+   * Threads that build histograms (results are bit-identical for any count). 0 = auto: in Node, min(logical CPUs, 8)
+   * once the data holds at least 2^20 feature values (below that, starting workers costs more than it saves), else 1.
+   * Outside Node (no worker_threads, or a main thread that may not block) always 1.
+   */
+  threads: number;
   /** Classes for `multiclass`; default max(y) + 1. */
   numClass?: number;
   /** Called after every round. */
@@ -75,6 +81,7 @@ export const GBDT_DEFAULTS: GbdtOptions = {
   maxBin: 255,
   binSampleCount: 200_000,
   seed: 0,
+  threads: 0,
 };
 
 /**
@@ -118,6 +125,7 @@ export function parseGbdtOptions(input: Partial<GbdtOptions>): GbdtOptions {
   checkNumber(w, 'maxBin', o.maxBin, { min: 2, max: 255, integer: true });
   checkNumber(w, 'binSampleCount', o.binSampleCount, { min: 2, integer: true });
   checkNumber(w, 'seed', o.seed);
+  checkNumber(w, 'threads', o.threads, { min: 0, max: 64, integer: true });
   if (o.numClass !== undefined) checkNumber(w, 'numClass', o.numClass, { min: 2, integer: true });
   return o;
 }

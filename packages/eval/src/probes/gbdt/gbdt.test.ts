@@ -7,7 +7,8 @@ import { mse } from '../../metrics/regression.js';
 import { fitLogistic, predictLogisticProba } from '../logistic.js';
 import { matrix, type Matrix } from '../matrix.js';
 import { Float32Radix, applyBins, binOf, fitBins, toColumnMajor } from './binning.js';
-import { GBDT_DEFAULTS, MLEM_GBDT_PARAMS, parseGbdtOptions } from './config.js';
+import { GBDT_DEFAULTS, MLEM_GBDT_PARAMS, parseGbdtOptions, type GbdtOptions } from './config.js';
+import { histThreadsAvailable } from './hist-threads.js';
 import { argmaxRows, fitGbdt, predictGbdt, predictGbdtProba, predictGbdtRaw } from './train.js';
 
 const task = loadEvalFixtures().gbdtTask;
@@ -211,6 +212,34 @@ describe('fitGbdt', () => {
     expect(model.trees.every((t) => t.numLeaves <= 4)).toBe(true);
     const constant = fitGbdt(matrix([[1, 0], [1, 1], [1, 0], [1, 1]]), [0, 1, 0, 1], { minDataInLeaf: 1 });
     expect(constant.trees.every((t) => Array.from(t.splitFeature).every((f) => f === 1))).toBe(true);
+  });
+
+  it('histogram threads give bit-identical models (binary with bagging and feature sampling, multiclass, regression)', () => {
+    expect(histThreadsAvailable()).toBe(true); // Node 20.16+: worker_threads through process.getBuiltinModule
+    const { xtr, ytr } = taskData();
+    const rng = seeded('threads');
+    const rows = Array.from({ length: 900 }, () => Array.from({ length: 13 }, () => rng.normal()));
+    const ymc = rows.map((r) => (r[0] + r[1] > 1 ? 0 : r[2] * r[3] > 0 ? 1 : 2));
+    const cases: [Matrix, ArrayLike<number>, Partial<GbdtOptions>][] = [
+      [xtr, ytr, { objective: 'binary', nEstimators: 12, featureFraction: 0.8, baggingFraction: 0.7, baggingFreq: 2, seed: 3 }],
+      [matrix(rows), ymc, { objective: 'multiclass', nEstimators: 5, numLeaves: 9, lambdaL1: 0.5 }],
+      [matrix(rows), rows.map((r) => Math.sin(r[4]) + r[5]), { objective: 'regression', nEstimators: 8 }],
+    ];
+    for (const [x, y, opts] of cases) {
+      const one = fitGbdt(x, y, { ...opts, threads: 1 });
+      for (const threads of [2, 3]) {
+        const many = fitGbdt(x, y, { ...opts, threads });
+        expect(many.trees.length).toBe(one.trees.length);
+        many.trees.forEach((t, k) => {
+          expect(t.splitFeature).toEqual(one.trees[k].splitFeature);
+          expect(t.splitBin).toEqual(one.trees[k].splitBin);
+          expect(t.splitGain).toEqual(one.trees[k].splitGain);
+          expect(t.leafValue).toEqual(one.trees[k].leafValue);
+        });
+      }
+    }
+    expect(() => parseGbdtOptions({ threads: -1 })).toThrow(/"threads"/);
+    expect(() => parseGbdtOptions({ threads: 1.5 })).toThrow(/"threads"/);
   });
 
   it('stops when no split is possible and validates options with the field name', () => {

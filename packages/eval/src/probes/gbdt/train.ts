@@ -1,6 +1,7 @@
 import { Rng, SiftError } from '@sift/tensor-core';
 import { checkLabels, checkMatrix, type Matrix } from '../matrix.js';
-import { applyBins, fitBins, toColumnMajor } from './binning.js';
+import { applyBins, fitBins, toColumnMajor, type BinMapper } from './binning.js';
+import { cpuCount, histThreadsAvailable } from './hist-threads.js';
 import { parseGbdtOptions, type GbdtObjective, type GbdtOptions } from './config.js';
 import { leafOfBinned, leafOfRaw, TreeLearner, type GbdtTree } from './tree.js';
 
@@ -37,7 +38,8 @@ function sampleSorted(n: number, k: number, rng: Rng, out: Int32Array): void {
  * leaf-wise growth to `numLeaves` (bounded by `maxDepth`), histogram subtraction, L1/L2 leaf penalties, per-tree
  * feature sampling and periodic bagging, all seeded. Objectives: `binary` (logloss; labels 0/1), `multiclass`
  * (softmax; one tree per class per round, hessian scaled by K/(K−1) as LightGBM), `regression` (L2).
- * Single-threaded, on typed arrays; 50k × 512 costs a fraction of a second per tree.
+ * On typed arrays; in Node the histograms are built on worker threads (`threads`, default: the CPUs for data of 1M+
+ * values), with bit-identical results for any thread count. 50k × 512 costs about 0.35 s per tree on 2 cores.
  * @param x `[N, D]` features (finite)
  * @param y N labels (class indices for binary/multiclass, real targets for regression)
  * @example
@@ -63,9 +65,6 @@ export function fitGbdt(x: Matrix, y: ArrayLike<number>, options: Partial<GbdtOp
   const cols = toColumnMajor(x);
   const mapper = fitBins(cols, n, d, o.maxBin, o.binSampleCount, rng.fork('bins'));
   const binned = applyBins(mapper, cols, n);
-  const bagRng = rng.fork('bagging');
-  const featRng = rng.fork('features');
-
   // Initial scores (boost from average).
   const initScore = new Float64Array(groups);
   if (o.objective === 'binary') {
@@ -82,12 +81,30 @@ export function fitGbdt(x: Matrix, y: ArrayLike<number>, options: Partial<GbdtOp
     for (let i = 0; i < n; i++) s += y[i];
     initScore[0] = s / n;
   }
+  const learner = new TreeLearner(binned, n, mapper.numBins, o, histThreads(o.threads, n * d));
+  try {
+    return boost(o, y, n, d, groups, numClasses, initScore, learner, binned, mapper, rng);
+  } finally {
+    learner.close();
+  }
+}
+
+/** Threads for the histograms: `threads` (0 = auto) where worker threads can run, else 1. */
+function histThreads(threads: number, values: number): number {
+  if (!histThreadsAvailable()) return 1;
+  if (threads > 0) return threads;
+  return values >= 1 << 20 ? Math.min(cpuCount(), 8) : 1;
+}
+
+/** The boosting rounds of `fitGbdt`. */
+function boost(o: GbdtOptions, y: ArrayLike<number>, n: number, d: number, groups: number, numClasses: number, initScore: Float64Array,
+  learner: TreeLearner, binned: Uint8Array, mapper: BinMapper, rng: Rng): GbdtModel {
+  const bagRng = rng.fork('bagging');
+  const featRng = rng.fork('features');
   const score = new Float64Array(groups * n); // class-major: score[k·N + i]
   for (let k = 0; k < groups; k++) score.fill(initScore[k], k * n, (k + 1) * n);
   const grad = new Float64Array(groups * n);
   const hess = new Float64Array(groups * n);
-
-  const learner = new TreeLearner(binned, n, mapper.numBins, o);
   const bagging = o.baggingFreq > 0 && o.baggingFraction < 1;
   const bagCount = bagging ? Math.max(1, Math.floor(o.baggingFraction * n)) : n;
   const bag = new Int32Array(n);

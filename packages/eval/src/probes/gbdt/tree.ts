@@ -1,3 +1,5 @@
+import { HistThreads, histKernel, sharedF64, sharedI32, sharedU8 } from './hist-threads.js';
+
 /**
  * One regression tree of a gradient-boosted model, as flat typed arrays (LightGBM's layout). Internal node i tests
  * `x[splitFeature[i]] <= threshold[i]` (equivalently bin <= splitBin[i]); a child index c >= 0 is a node, c < 0 is
@@ -68,14 +70,16 @@ export class TreeLearner {
   private grad: Float64Array = new Float64Array(0);
   private hess: Float64Array = new Float64Array(0);
   private features: Int32Array = new Int32Array(0);
+  private readonly threads: HistThreads | null;
 
   /**
    * @param binned column-major bins `[D][N]`
    * @param numBins bins per feature
    */
-  constructor(binned: Uint8Array, n: number, numBins: Int32Array, settings: TreeSettings) {
+  constructor(binned: Uint8Array, n: number, numBins: Int32Array, settings: TreeSettings, threads = 1) {
     this.n = n;
-    this.binned = binned;
+    const shared = threads > 1;
+    this.binned = shared ? sharedU8(binned) : binned;
     this.numBins = numBins;
     this.s = settings;
     const d = numBins.length;
@@ -86,10 +90,13 @@ export class TreeLearner {
       off += 3 * numBins[f];
     }
     this.histSize = off;
-    this.rows = new Int32Array(n);
+    this.rows = shared ? sharedI32(n) : new Int32Array(n);
     this.tmp = new Int32Array(n);
-    this.og = new Float64Array(n);
-    this.oh = new Float64Array(n);
+    this.og = shared ? sharedF64(n) : new Float64Array(n);
+    this.oh = shared ? sharedF64(n) : new Float64Array(n);
+    this.threads = shared
+      ? new HistThreads(threads, { binned: this.binned, og: this.og, oh: this.oh, rows: this.rows, n, hoff: this.hoff, numBins })
+      : null;
     const L = settings.numLeaves;
     this.leafBegin = new Int32Array(L);
     this.leafCount = new Int32Array(L);
@@ -107,7 +114,12 @@ export class TreeLearner {
   }
 
   private acquire(): Float64Array {
-    return this.pool.pop() ?? new Float64Array(this.histSize);
+    return this.pool.pop() ?? (this.threads === null ? new Float64Array(this.histSize) : sharedF64(this.histSize));
+  }
+
+  /** Stops the histogram workers, if any. The learner is unusable afterwards. */
+  close(): void {
+    this.threads?.close();
   }
 
   private release(leaf: number): void {
@@ -202,11 +214,10 @@ export class TreeLearner {
       const smallSplits = this.canSplit(small), largeSplits = this.canSplit(large);
       if (largeSplits || smallSplits) {
         const sh = this.acquire();
-        this.buildHist(sh, this.leafBegin[small], this.leafCount[small]);
+        this.buildHist(sh, this.leafBegin[small], this.leafCount[small], largeSplits ? parentHist : null);
         this.leafHist[small] = sh;
         if (largeSplits) {
-          this.subtract(parentHist, sh);
-          this.leafHist[large] = parentHist;
+          this.leafHist[large] = parentHist; // parent − small, subtracted by buildHist
         } else {
           this.pool.push(parentHist);
         }
@@ -243,11 +254,10 @@ export class TreeLearner {
   }
 
   /**
-   * Histogram of rows[begin .. begin+count) over the current features: [g, h, count] per bin. Features are done
-   * four at a time in one pass over the rows: updates to four separate histograms interleave, so a CPU rarely has
-   * two in-flight read-modify-writes to the same bin (which stall), and the row loads are shared (~2.5x faster).
+   * Histogram of rows[begin .. begin+count) over the current features: [g, h, count] per bin (`histKernel`); with
+   * `parent`, the larger sibling's histogram is then parent − this one (histogram subtraction), in place of `parent`.
    */
-  private buildHist(hist: Float64Array, begin: number, count: number): void {
+  private buildHist(hist: Float64Array, begin: number, count: number, parent: Float64Array | null = null): void {
     const { rows, og, oh, grad, hess, binned, n, hoff, numBins, features } = this;
     // Ordered gradients: gather once so the per-feature loops read them sequentially.
     for (let k = 0; k < count; k++) {
@@ -255,48 +265,8 @@ export class TreeLearner {
       og[k] = grad[r]!;
       oh[k] = hess[r]!;
     }
-    const nf = features.length;
-    for (let q = 0; q < nf; q++) {
-      const f = features[q];
-      hist.fill(0, hoff[f], hoff[f] + 3 * numBins[f]);
-    }
-    let q = 0;
-    for (; q + 4 <= nf; q += 4) {
-      const f0 = features[q], f1 = features[q + 1], f2 = features[q + 2], f3 = features[q + 3];
-      const o0 = hoff[f0], o1 = hoff[f1], o2 = hoff[f2], o3 = hoff[f3];
-      const b0 = f0 * n, b1 = f1 * n, b2 = f2 * n, b3 = f3 * n;
-      for (let k = 0; k < count; k++) {
-        const r = rows[begin + k];
-        const g = og[k], h = oh[k];
-        const i0 = o0 + 3 * binned[b0 + r], i1 = o1 + 3 * binned[b1 + r];
-        const i2 = o2 + 3 * binned[b2 + r], i3 = o3 + 3 * binned[b3 + r];
-        hist[i0] += g; hist[i0 + 1] += h; hist[i0 + 2] += 1;
-        hist[i1] += g; hist[i1 + 1] += h; hist[i1 + 2] += 1;
-        hist[i2] += g; hist[i2 + 1] += h; hist[i2 + 2] += 1;
-        hist[i3] += g; hist[i3 + 1] += h; hist[i3 + 2] += 1;
-      }
-    }
-    for (; q < nf; q++) {
-      const f = features[q];
-      const off = hoff[f];
-      const base = f * n;
-      for (let k = 0; k < count; k++) {
-        const i = off + 3 * binned[base + rows[begin + k]];
-        hist[i] += og[k];
-        hist[i + 1] += oh[k];
-        hist[i + 2] += 1;
-      }
-    }
-  }
-
-  /** parent -= child over the current features' ranges. */
-  private subtract(parent: Float64Array, child: Float64Array): void {
-    const { features, hoff, numBins } = this;
-    for (const f of features) {
-      const off = hoff[f];
-      const end = off + 3 * numBins[f];
-      for (let i = off; i < end; i++) parent[i] -= child[i];
-    }
+    if (this.threads !== null) this.threads.build(hist, begin, count, features, parent);
+    else histKernel(hist, begin, count, rows, og, oh, binned, n, hoff, numBins, features, 0, features.length, parent);
   }
 
   private partition(begin: number, count: number, base: number, bin: number): number {
