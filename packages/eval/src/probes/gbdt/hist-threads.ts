@@ -76,6 +76,53 @@ export function histKernel(
   }
 }
 
+/**
+ * Best split of a leaf (gradient sum G, hessian sum H, C rows) over features[q0 .. q1) of its histogram: the largest
+ * gain T(gl)²/(hl+λ2) + T(G−gl)²/(hr+λ2) − shift above 0, scanning bins left to right, first feature and bin on ties
+ * (T: the L1 soft-threshold). Writes [gain, feature, bin, gl, hl] at out[at ..] (gain 0, feature −1 when none).
+ * Self-contained, as `histKernel`: the workers run its source text.
+ */
+export function splitKernel(
+  hist: Float64Array, features: Int32Array, q0: number, q1: number, hoff: Int32Array, numBins: Int32Array,
+  G: number, H: number, C: number, l1: number, l2: number, minData: number, minHess: number, shift: number,
+  out: Float64Array, at: number,
+): void {
+  let best = 0, bf = -1, bb = -1, blg = 0, blh = 0;
+  for (let q = q0; q < q1; q++) {
+    const f = features[q];
+    const off = hoff[f];
+    const last = numBins[f] - 1;
+    let gl = 0, hl = 0, cl = 0;
+    for (let b = 0; b < last; b++) {
+      const i = off + 3 * b;
+      const c = hist[i + 2];
+      if (c === 0) continue; // an empty bin repeats the previous threshold's split
+      gl += hist[i];
+      hl += hist[i + 1];
+      cl += c;
+      if (cl < minData || hl < minHess) continue;
+      const hr = H - hl;
+      if (C - cl < minData || hr < minHess) break;
+      const gr = G - gl;
+      const tl = gl > l1 ? gl - l1 : gl < -l1 ? gl + l1 : 0;
+      const tr = gr > l1 ? gr - l1 : gr < -l1 ? gr + l1 : 0;
+      const gain = (tl * tl) / (hl + l2) + (tr * tr) / (hr + l2) - shift;
+      if (gain > best) {
+        best = gain;
+        bf = f;
+        bb = b;
+        blg = gl;
+        blh = hl;
+      }
+    }
+  }
+  out[at] = best;
+  out[at + 1] = bf;
+  out[at + 2] = bb;
+  out[at + 3] = blg;
+  out[at + 4] = blh;
+}
+
 /** The parts of `node:worker_threads` used here. */
 interface WorkerLike {
   postMessage(message: unknown): void;
@@ -140,6 +187,8 @@ export class HistThreads {
   private readonly ids = new Map<Float64Array, number>();
   private readonly features: Int32Array;
   private lastFeatures: Int32Array | null = null;
+  /** [gain, feature, bin, gl, hl] per thread from `splitKernel`. */
+  private readonly result: Float64Array;
 
   /**
    * Starts `threads − 1` workers over `data` (its arrays must be on SharedArrayBuffers).
@@ -151,10 +200,12 @@ export class HistThreads {
     this.threads = threads;
     this.ctrl = sharedI32(threads);
     this.features = sharedI32(data.numBins.length);
+    this.result = sharedF64(5 * threads);
     const source = `'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const histKernel = ${histKernel.toString()};
-const { binned, og, oh, rows, n, hoff, numBins, features, ctrl, slot } = workerData;
+const splitKernel = ${splitKernel.toString()};
+const { binned, og, oh, rows, n, hoff, numBins, features, result, ctrl, slot } = workerData;
 const bufs = [];
 parentPort.on('message', (m) => {
   if (m.op === 'reg') {
@@ -163,7 +214,11 @@ parentPort.on('message', (m) => {
   }
   let v = m.seq;
   try {
-    histKernel(bufs[m.hist], m.begin, m.count, rows, og, oh, binned, n, hoff, numBins, features, m.q0, m.q1, m.parent < 0 ? null : bufs[m.parent]);
+    if (m.op === 'build') {
+      histKernel(bufs[m.hist], m.begin, m.count, rows, og, oh, binned, n, hoff, numBins, features, m.q0, m.q1, m.parent < 0 ? null : bufs[m.parent]);
+    } else {
+      splitKernel(bufs[m.hist], features, m.q0, m.q1, hoff, numBins, m.G, m.H, m.C, m.l1, m.l2, m.minData, m.minHess, m.shift, result, 5 * slot);
+    }
   } catch (e) {
     v = -1;
   }
@@ -172,7 +227,7 @@ parentPort.on('message', (m) => {
 });`;
     this.workers = [];
     for (let t = 1; t < threads; t++) {
-      const w = new Worker(source, { eval: true, workerData: { ...data, features: this.features, ctrl: this.ctrl, slot: t } });
+      const w = new Worker(source, { eval: true, workerData: { ...data, features: this.features, result: this.result, ctrl: this.ctrl, slot: t } });
       w.unref(); // never keeps the process alive
       w.on('error', (err) => {
         this.failure = err;
@@ -186,23 +241,52 @@ parentPort.on('message', (m) => {
   /** `histKernel` over all of `features`, split across the threads; returns when every range is built. */
   build(hist: Float64Array, begin: number, count: number, features: Int32Array, parent: Float64Array | null): void {
     const d = this.data;
-    const nf = features.length;
-    const T = this.threads;
-    const seq = ++this.seq;
+    const { seq, q0 } = this.post(features, { op: 'build', hist: this.idOf(hist), parent: parent === null ? -1 : this.idOf(parent), begin, count });
+    histKernel(hist, begin, count, d.rows, d.og, d.oh, d.binned, d.n, d.hoff, d.numBins, features, 0, q0, parent);
+    this.wait(seq);
+  }
+
+  /**
+   * `splitKernel` over all of `features`, split across the threads, merged in feature order with the same strict
+   * comparison as one scan (so the same split on ties). Returns [gain, feature, bin, gl, hl] (a view, valid until the
+   * next call).
+   */
+  bestSplit(hist: Float64Array, features: Int32Array, G: number, H: number, C: number, l1: number, l2: number, minData: number,
+    minHess: number, shift: number): Float64Array {
+    const d = this.data;
+    const r = this.result;
+    const { seq, q0 } = this.post(features, { op: 'best', hist: this.idOf(hist), G, H, C, l1, l2, minData, minHess, shift });
+    splitKernel(hist, features, 0, q0, d.hoff, d.numBins, G, H, C, l1, l2, minData, minHess, shift, r, 0);
+    this.wait(seq);
+    for (let t = 1; t < this.threads; t++) {
+      if (r[5 * t] > r[0]) for (let k = 0; k < 5; k++) r[k] = r[5 * t + k];
+    }
+    return r;
+  }
+
+  /**
+   * Posts `message` with a feature range to each worker: ranges in multiples of 4 features (the histogram kernel's
+   * interleave width) at the end of the list; the calling thread keeps [0, q0).
+   */
+  private post(features: Int32Array, message: Record<string, number | string>): { seq: number; q0: number } {
     if (features !== this.lastFeatures) {
       this.features.set(features);
       this.lastFeatures = features;
     }
-    const histId = this.idOf(hist);
-    const parentId = parent === null ? -1 : this.idOf(parent);
-    // Ranges in multiples of 4 features (the kernel's interleave width), the remainder on the calling thread.
+    const nf = features.length;
+    const T = this.threads;
+    const seq = ++this.seq;
     const per = Math.floor(nf / T / 4) * 4;
     for (let t = 1; t < T; t++) {
       const q0 = nf - (T - t) * per;
-      this.workers[t - 1].postMessage({ op: 'build', hist: histId, parent: parentId, begin, count, q0, q1: q0 + per, seq });
+      this.workers[t - 1].postMessage({ ...message, q0, q1: q0 + per, seq });
     }
-    histKernel(hist, begin, count, d.rows, d.og, d.oh, d.binned, d.n, d.hoff, d.numBins, features, 0, nf - (T - 1) * per, parent);
-    for (let t = 1; t < T; t++) {
+    return { seq, q0: nf - (T - 1) * per };
+  }
+
+  /** Blocks until every worker has stored `seq` (or throws when one failed or went silent). */
+  private wait(seq: number): void {
+    for (let t = 1; t < this.threads; t++) {
       const deadline = Date.now() + WAIT_MS;
       for (;;) {
         const v = Atomics.load(this.ctrl, t);

@@ -1,4 +1,4 @@
-import { HistThreads, histKernel, sharedF64, sharedI32, sharedU8 } from './hist-threads.js';
+import { HistThreads, histKernel, sharedF64, sharedI32, sharedU8, splitKernel } from './hist-threads.js';
 
 /**
  * One regression tree of a gradient-boosted model, as flat typed arrays (LightGBM's layout). Internal node i tests
@@ -71,6 +71,7 @@ export class TreeLearner {
   private hess: Float64Array = new Float64Array(0);
   private features: Int32Array = new Int32Array(0);
   private readonly threads: HistThreads | null;
+  private readonly split = new Float64Array(5);
 
   /**
    * @param binned column-major bins `[D][N]`
@@ -294,35 +295,14 @@ export class TreeLearner {
     const G = this.leafG[leaf], H = this.leafH[leaf], C = this.leafCount[leaf];
     const tg = thresholdL1(G, l1);
     const shift = (tg * tg) / (H + l2) + this.s.minGainToSplit;
-    let best = 0, bf = -1, bb = -1, blg = 0, blh = 0;
     const { features, hoff, numBins } = this;
-    for (const f of features) {
-      const off = hoff[f];
-      const last = numBins[f] - 1;
-      let gl = 0, hl = 0, cl = 0;
-      for (let b = 0; b < last; b++) {
-        const i = off + 3 * b;
-        const c = hist[i + 2];
-        if (c === 0) continue; // an empty bin repeats the previous threshold's split
-        gl += hist[i];
-        hl += hist[i + 1];
-        cl += c;
-        if (cl < minData || hl < minHess) continue;
-        const cr = C - cl;
-        const hr = H - hl;
-        if (cr < minData || hr < minHess) break;
-        const tl = thresholdL1(gl, l1);
-        const tr = thresholdL1(G - gl, l1);
-        const gain = (tl * tl) / (hl + l2) + (tr * tr) / (hr + l2) - shift;
-        if (gain > best) {
-          best = gain;
-          bf = f;
-          bb = b;
-          blg = gl;
-          blh = hl;
-        }
-      }
+    let r: Float64Array;
+    if (this.threads !== null) r = this.threads.bestSplit(hist, features, G, H, C, l1, l2, minData, minHess, shift);
+    else {
+      r = this.split;
+      splitKernel(hist, features, 0, features.length, hoff, numBins, G, H, C, l1, l2, minData, minHess, shift, r, 0);
     }
+    const [best, bf, bb, blg, blh] = r;
     if (bf < 0) {
       this.release(leaf);
       return;
