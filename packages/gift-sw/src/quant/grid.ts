@@ -85,28 +85,75 @@ export function rowScales(w: ArrayLike<number>, rows: number, cols: number, skip
       mx = Math.max(mx, Math.abs(v));
     }
     if (mx === 0) continue;
-    let best = Infinity;
-    let bestDelta = mx / hi;
-    for (let s = 0; s < points; s++) {
-      const delta = Math.fround((mx * (1 - 0.01 * s)) / hi);
-      let err = 0;
-      for (let j = 0; j < m; j++) {
-        const v = row[j];
-        // Round half to even by the 1.5·2^52 trick (exact for |x| < 2^51; here |v/Δ| <= qmax/0.01): the same integer
-        // as roundHalfEven, up to the sign of zero, which the squared error ignores. ~3x faster than Math.round + fix-up.
-        let q = v / delta + ROUND_MAGIC - ROUND_MAGIC;
-        q = q > hi ? hi : q < -hi - 1 ? -hi - 1 : q;
-        const d = v - q * delta;
-        err += d * d;
-      }
-      if (err < best) {
-        best = err;
-        bestDelta = delta;
-      }
-    }
-    out[i] = bestDelta;
+    out[i] = clipSearch(row, m, mx, hi, points);
   }
   return out;
+}
+
+/** Squared error of a row on the grid of step `delta`. */
+function gridError(row: Float64Array, m: number, delta: number, hi: number): number {
+  const lo = -hi - 1;
+  let err = 0;
+  for (let j = 0; j < m; j++) {
+    const v = row[j];
+    // Round half to even by the 1.5·2^52 trick (exact for |x| < 2^51; here |v/Δ| <= qmax/0.01): the same integer
+    // as roundHalfEven, up to the sign of zero, which the squared error ignores. ~3x faster than Math.round + fix-up.
+    let q = v / delta + ROUND_MAGIC - ROUND_MAGIC;
+    q = q > hi ? hi : q < lo ? lo : q;
+    const d = v - q * delta;
+    err += d * d;
+  }
+  return err;
+}
+
+/**
+ * The clip search of one row: Δ_s = fround(max|w|·(1 − 0.01 s)/qmax) for s < points, the first with the least squared
+ * error. Four candidates share each pass over the row (four independent dependency chains, the row loaded once):
+ * ~1.4x faster than one pass per candidate, with the same errors compared in the same order.
+ */
+function clipSearch(row: Float64Array, m: number, mx: number, hi: number, points: number): number {
+  const lo = -hi - 1;
+  let best = Infinity;
+  let bestDelta = mx / hi;
+  const consider = (err: number, delta: number): void => {
+    if (err < best) {
+      best = err;
+      bestDelta = delta;
+    }
+  };
+  let s = 0;
+  for (; s + 4 <= points; s += 4) {
+    const d0 = Math.fround((mx * (1 - 0.01 * s)) / hi);
+    const d1 = Math.fround((mx * (1 - 0.01 * (s + 1))) / hi);
+    const d2 = Math.fround((mx * (1 - 0.01 * (s + 2))) / hi);
+    const d3 = Math.fround((mx * (1 - 0.01 * (s + 3))) / hi);
+    let e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+    for (let j = 0; j < m; j++) {
+      const v = row[j];
+      let q0 = v / d0 + ROUND_MAGIC - ROUND_MAGIC;
+      let q1 = v / d1 + ROUND_MAGIC - ROUND_MAGIC;
+      let q2 = v / d2 + ROUND_MAGIC - ROUND_MAGIC;
+      let q3 = v / d3 + ROUND_MAGIC - ROUND_MAGIC;
+      q0 = q0 > hi ? hi : q0 < lo ? lo : q0;
+      q1 = q1 > hi ? hi : q1 < lo ? lo : q1;
+      q2 = q2 > hi ? hi : q2 < lo ? lo : q2;
+      q3 = q3 > hi ? hi : q3 < lo ? lo : q3;
+      const r0 = v - q0 * d0, r1 = v - q1 * d1, r2 = v - q2 * d2, r3 = v - q3 * d3;
+      e0 += r0 * r0;
+      e1 += r1 * r1;
+      e2 += r2 * r2;
+      e3 += r3 * r3;
+    }
+    consider(e0, d0);
+    consider(e1, d1);
+    consider(e2, d2);
+    consider(e3, d3);
+  }
+  for (; s < points; s++) {
+    const delta = Math.fround((mx * (1 - 0.01 * s)) / hi);
+    consider(gridError(row, m, delta, hi), delta);
+  }
+  return bestDelta;
 }
 
 /**
