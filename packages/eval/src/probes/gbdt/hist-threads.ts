@@ -180,10 +180,7 @@ export class HistThreads {
   private readonly ctrl: Int32Array;
   private seq = 0;
   private failure: Error | null = null;
-  /**
-   * Histogram buffers already sent to the workers, by id. Posting a SharedArrayBuffer costs ~1.5 ms in Node, so each
-   * is posted once and builds name buffers by id; the features go through a shared array.
-   */
+  /** Histogram buffers already sent to the workers, by id: each is posted once, then builds name it by id. */
   private readonly ids = new Map<Float64Array, number>();
   private readonly features: Int32Array;
   private lastFeatures: Int32Array | null = null;
