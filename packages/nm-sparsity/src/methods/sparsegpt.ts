@@ -179,7 +179,8 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
           { data: U, off: (i1 + subStart) * C + i1 + subEnd, ld: C, trans: false }, 1, { data: W1, off: subEnd, ld: B });
       }
     }
-    for (let r = 0; r < R; r++) for (let c = 0; c < B; c++) keepOut[r * C + i1 + c] = keep1[r * B + c] === 1 && !isSal(r, c) ? 1 : 0;
+    if (salient === null) for (let r = 0; r < R; r++) keepOut.set(keep1.subarray(r * B, (r + 1) * B), r * C + i1);
+    else for (let r = 0; r < R; r++) for (let c = 0; c < B; c++) keepOut[r * C + i1 + c] = keep1[r * B + c] === 1 && !isSal(r, c) ? 1 : 0;
     return blockLoss;
   };
 

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../random/rng.js';
-import { type GemmStructure, gemm, rankOneRowsF64 } from './gemm.js';
+import { microKernelBytes } from './gemm-wasm.js';
+import { type GemmStructure, gemm, rankOneRowsF64, setGemmKernel } from './gemm.js';
 import { naiveMatMul, relMaxDiff } from './reference.js';
 
 function rand(n: number, rng: Rng): Float64Array {
@@ -100,6 +101,40 @@ describe('gemm (packed float64 kernel)', () => {
       });
     }
   }
+});
+
+describe('gemm micro-kernels', () => {
+  it('the wasm SIMD kernel runs here and is bit-identical to the JavaScript kernel (transposes, structures, edges)', () => {
+    expect(WebAssembly.validate(microKernelBytes(1))).toBe(true);
+    expect(setGemmKernel('wasm')).toBe('wasm'); // Node 20 has wasm SIMD
+    const rng = new Rng('kernels');
+    const structures: GemmStructure[] = [{}, { cLowerFrom: 0 }, { cLowerFrom: 5 }, { aTri: 'lower' }, { aTri: 'upper', bTri: 'lower' }, { bTri: 'upper', cLowerFrom: 2 }];
+    try {
+      for (const [m, n, k] of [[1, 1, 1], [5, 3, 7], [70, 66, 300], [130, 1030, 9], [64, 64, 513]] as const) {
+        for (const s of structures) {
+          for (const [transA, transB] of [[false, false], [true, true], [true, false]] as const) {
+            const a = rand(m * k, rng);
+            const b = rand(k * n, rng);
+            const c0 = rand(m * n, rng);
+            const run = (kernel: 'wasm' | 'js'): Float64Array => {
+              setGemmKernel(kernel);
+              const c = c0.slice();
+              gemm(m, n, k, -0.75, { data: a, off: 0, ld: transA ? m : k, trans: transA }, { data: b, off: 0, ld: transB ? k : n, trans: transB },
+                1, { data: c, off: 0, ld: n }, s);
+              return c;
+            };
+            const js = run('js');
+            const wasm = run('wasm');
+            let same = true;
+            for (let i = 0; i < js.length; i++) if (!Object.is(js[i], wasm[i])) same = false;
+            expect(same, `[${m}, ${k}]·[${k}, ${n}] ${JSON.stringify(s)} transA ${transA} transB ${transB}`).toBe(true);
+          }
+        }
+      }
+    } finally {
+      setGemmKernel('wasm');
+    }
+  });
 });
 
 describe('rankOneRowsF64', () => {
