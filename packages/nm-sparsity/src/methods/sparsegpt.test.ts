@@ -118,9 +118,9 @@ describe('sparsegptPrune against PyTorch (tools/crosscheck/nm_sparsegpt.py, floa
   });
 
   it('large layers (device lazy updates) give W ⊙ mask exactly for a diagonal H, and do not leak', async () => {
-    // 1280 x 1024: the first lazy update needs 1280·128·896 multiply-adds > 2^27, so the columns not yet processed live
+    // 2560 x 1024: the first lazy update needs 2560·128·896 multiply-adds > 2^28, so the columns not yet processed live
     // on the tfjs backend (float32 matMuls) instead of the float64 host path.
-    const R = 1280, C = 1024;
+    const R = 2560, C = 1024;
     const wl = Float32Array.from(lcg(3, R * C));
     const hl = new Float64Array(C * C);
     for (let i = 0; i < C; i++) hl[i * C + i] = 1 + (i % 7);
