@@ -1,4 +1,4 @@
-// GPTQ with k salient columns (QUIK layout) on one [256, 1024] layer: Sift's float64 host loop vs a PyTorch float32
+// GPTQ with k salient columns (QUIK layout) on one [256, 1024] layer: Sift's float64 host loop (WebAssembly SIMD gemm) vs a PyTorch float32
 // implementation of the same algorithm (tools/crosscheck/gift_gptq_bench.py) on the same machine, in the same run.
 import { initBackend } from '@sift/backend';
 import { Rng } from '@sift/tensor-core';
@@ -26,7 +26,7 @@ export default async function bench(): Promise<BenchRow[]> {
   const script = new URL('../../../tools/crosscheck/gift_gptq_bench.py', import.meta.url).pathname;
   const ref = await runPython<{ ms: number; threads: number }>(script, [rows, cols, k, bits, blockSize, repeats].map(String));
   return [{
-    name: `GPTQ + ${k} salient columns, [${rows}, ${cols}] at ${bits} bits (float64 JS)`, value: ms, unit: 'ms',
+    name: `GPTQ + ${k} salient columns, [${rows}, ${cols}] at ${bits} bits (float64 host)`, value: ms, unit: 'ms',
     reference: ref.ok ? `PyTorch float32, ${ref.value.threads} threads` : ref.reason, referenceValue: ref.ok ? ref.value.ms : Number.NaN,
     higherIsBetter: false,
   }];

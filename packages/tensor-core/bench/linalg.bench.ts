@@ -1,13 +1,15 @@
 // Cholesky, SPD inverse and the upper Cholesky factor of the inverse (SparseGPT's Hinv) at d = 768, 2048, 4096:
-// the float64 JS path and the blocked float32 path on the active backend (wasm), in GFLOP/s, each beside tfjs matMul's
-// GFLOP/s at the same d measured in the same run.
+// the float64 host path (packed gemm on the WebAssembly SIMD tile) and the blocked float32 path on the active backend (wasm), in GFLOP/s, each beside tfjs matMul's
+// GFLOP/s at the same d measured in the same run. First, the float64 gemm itself on its two tiles (bit-identical):
+// WebAssembly SIMD against the plain JavaScript reference.
 //
 // Flop counts are the algorithms' nominal ones: Cholesky n³/3, SPD inverse n³ (LAPACK dpotrf + dpotri), upper
 // Cholesky factor of the inverse 2n³/3 (one Cholesky and one triangular inverse, through J·A·J); matMul 2n³.
 import { initBackend } from '@sift/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { medianMs, type BenchRow } from '../../../tools/bench/harness.js';
-import { cholesky, choleskyInverseUpper, spdInverse } from '../src/linalg/index.js';
+import { gemmF64, cholesky, choleskyInverseUpper, spdInverse } from '../src/linalg/index.js';
+import { setGemmKernel } from '../src/linalg/gemm.js';
 import { randomGramSpd } from '../src/linalg/reference.js';
 import { FLOAT32_BLOCK, LINALG_SIZES, linalgRepeats } from './config.js';
 
@@ -20,6 +22,24 @@ export default async function bench(): Promise<BenchRow[]> {
   const info = await initBackend({ prefer: ['wasm'] });
   const backend = `${info.name}, ${String(info.threads)} thread${info.threads === 1 ? '' : 's'}`;
   const rows: BenchRow[] = [];
+  {
+    const n = 1024;
+    const x = spd(n);
+    const c = new Float64Array(n * n);
+    const run = (): void => { gemmF64(n, n, n, 1, { data: x, off: 0, ld: n, trans: false }, { data: x, off: 0, ld: n, trans: true }, 0, { data: c, off: 0, ld: n }); };
+    const gflop = (2 * n ** 3) / 1e9;
+    const tile = (kernel: 'wasm' | 'js'): Promise<number> => {
+      const used = setGemmKernel(kernel);
+      if (used !== kernel) throw new Error(`linalg bench: the ${kernel} gemm tile is not available here`);
+      return medianMs(run, { warmup: 1, repeats: 3 });
+    };
+    const tJs = await tile('js');
+    const tWasm = await tile('wasm');
+    rows.push({
+      name: `gemmF64 ${n}³ float64 (WebAssembly SIMD tile, 1 JS thread)`, value: gflop / (tWasm / 1000), unit: 'GFLOP/s',
+      reference: 'the plain JavaScript tile (bit-identical results)', referenceValue: gflop / (tJs / 1000), higherIsBetter: true,
+    });
+  }
   for (const d of LINALG_SIZES) {
     const { warmup, repeats } = linalgRepeats(d);
     const a64 = spd(d);
@@ -40,7 +60,7 @@ export default async function bench(): Promise<BenchRow[]> {
     for (const [label, op, flops] of ops) {
       const t64 = await medianMs(() => op(a64, { precision: 'float64' }), { warmup, repeats });
       rows.push({
-        name: `${label} float64 JS d=${d}`, value: flops / (t64 * 1e6), unit: 'GFLOP/s',
+        name: `${label} float64 host d=${d}`, value: flops / (t64 * 1e6), unit: 'GFLOP/s',
         reference: `tfjs matMul d=${d} (${backend})`, referenceValue: matmul, higherIsBetter: true,
       });
       const t32 = await medianMs(() => {
