@@ -1,5 +1,6 @@
-// GPTQ with k salient columns (QUIK layout) on one [256, 1024] layer: Sift's float64 host loop (WebAssembly SIMD gemm) vs a PyTorch float32
-// implementation of the same algorithm (tools/crosscheck/gift_gptq_bench.py) on the same machine, in the same run.
+// GPTQ with k salient columns (QUIK layout) on one [256, 1024] layer: Sift's float64 host loop (its gemm on the
+// WebAssembly SIMD tile) vs a PyTorch float32 implementation of the same algorithm (tools/crosscheck/gift_gptq_bench.py)
+// on the same machine, in the same run.
 import { initBackend } from '@sift/backend';
 import { Rng } from '@sift/tensor-core';
 import { medianMs, runPython, type BenchRow } from '../../../tools/bench/harness.js';
