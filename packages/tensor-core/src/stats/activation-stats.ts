@@ -152,7 +152,9 @@ function gramProduct(x2: tf.Tensor2D, n: number, d: number): tf.Tensor2D {
  */
 function hostValues(x: tf.Tensor): ArrayLike<number> {
   const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array };
-  if (x.dtype === 'float32' && tf.getBackend() === 'wasm' && typeof backend.typedArrayFromHeap === 'function') {
+  // Only for data that lives on the wasm backend now (a tensor made on another backend moves on dataSync()).
+  const home = tf.engine().state.tensorInfo.get(x.dataId)?.backend;
+  if (x.dtype === 'float32' && tf.getBackend() === 'wasm' && home === tf.backend() && typeof backend.typedArrayFromHeap === 'function') {
     return backend.typedArrayFromHeap({ dataId: x.dataId, shape: x.shape, dtype: x.dtype });
   }
   return x.dataSync();
