@@ -1,5 +1,7 @@
-/** Deterministic test inputs for the kernel tests, without a generator dependency. */
+/** Deterministic test inputs and the shared set-up of the kernel tests, without a generator dependency. */
 import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, expect, it } from 'vitest';
+import { initBackend } from '../init.js';
 
 /** Distinct values in [-1, 1) from an LCG. */
 export function values(n: number, seed: number): Float32Array {
@@ -15,4 +17,23 @@ export function values(n: number, seed: number): Float32Array {
 /** A float32 tensor of `values` with the given shape. */
 export function tensor(shape: readonly number[], seed: number): tf.Tensor {
   return tf.tensor(values(shape.reduce((p, d) => p * d, 1), seed), [...shape]);
+}
+
+/**
+ * The set-up both kernel suites share: wasm on one thread, and a test that `initBackend` installs the kernel and that
+ * `{ [option]: false }` restores tfjs's own. Call inside the suite's `describe`.
+ */
+export function kernelInstallTests(option: 'fastSlice' | 'fastBatchMatMul', installed: () => boolean): void {
+  beforeAll(async () => {
+    const info = await initBackend({ prefer: ['wasm'], threads: 1 });
+    expect(info.name).toBe('wasm');
+  });
+
+  it(`initBackend installs it; ${option}: false restores tfjs's kernel`, async () => {
+    expect(installed()).toBe(true);
+    await initBackend({ prefer: ['wasm'], threads: 1, [option]: false });
+    expect(installed()).toBe(false);
+    await initBackend({ prefer: ['wasm'], threads: 1 });
+    expect(installed()).toBe(true);
+  });
 }

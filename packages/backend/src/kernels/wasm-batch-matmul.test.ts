@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../init.js';
+import { describe, expect, it } from 'vitest';
 import { installWasmBatchMatMul, uninstallWasmBatchMatMul, wasmBatchMatMulInstalled } from './wasm-batch-matmul.js';
-import { tensor } from './test-data.js';
+import { kernelInstallTests, tensor } from './test-data.js';
 
 /** float64 reference: a[..., M, K] · b[..., K, N] with transposes and batch broadcasting of rank-3 operands. */
 function naive(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): { data: Float64Array; shape: number[] } {
@@ -66,18 +65,7 @@ const CASES: [number[], number[], boolean, boolean][] = [
 ];
 
 describe('wasm BatchMatMul (Sift kernel)', () => {
-  beforeAll(async () => {
-    const info = await initBackend({ prefer: ['wasm'], threads: 1 });
-    expect(info.name).toBe('wasm');
-  });
-
-  it('initBackend installs it; fastBatchMatMul: false restores tfjs\'s kernel', async () => {
-    expect(wasmBatchMatMulInstalled()).toBe(true);
-    await initBackend({ prefer: ['wasm'], threads: 1, fastBatchMatMul: false });
-    expect(wasmBatchMatMulInstalled()).toBe(false);
-    await initBackend({ prefer: ['wasm'], threads: 1 });
-    expect(wasmBatchMatMulInstalled()).toBe(true);
-  });
+  kernelInstallTests('fastBatchMatMul', wasmBatchMatMulInstalled);
 
   it('equals a float64 reference and tfjs\'s own kernel on every path (rel. error < 2e-6)', () => {
     for (const [sa, sb, ta, tb] of CASES) {

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../init.js';
+import { describe, expect, it } from 'vitest';
 import { installWasmSlice, sliceInto, uninstallWasmSlice, wasmSliceInstalled } from './wasm-slice.js';
-import { tensor, values } from './test-data.js';
+import { kernelInstallTests, tensor, values } from './test-data.js';
 
 /** The naive reference: every output index mapped back to its input index. */
 function naiveSlice(src: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {
@@ -42,18 +41,7 @@ const CASES: [number[], number[], number[]][] = [
 ];
 
 describe('wasm Slice (Sift kernel)', () => {
-  beforeAll(async () => {
-    const info = await initBackend({ prefer: ['wasm'], threads: 1 });
-    expect(info.name).toBe('wasm');
-  });
-
-  it('initBackend installs it; fastSlice: false restores tfjs\'s kernel', async () => {
-    expect(wasmSliceInstalled()).toBe(true);
-    await initBackend({ prefer: ['wasm'], threads: 1, fastSlice: false });
-    expect(wasmSliceInstalled()).toBe(false);
-    await initBackend({ prefer: ['wasm'], threads: 1 });
-    expect(wasmSliceInstalled()).toBe(true);
-  });
+  kernelInstallTests('fastSlice', wasmSliceInstalled);
 
   it('sliceInto equals the naive index mapping on every case', () => {
     for (const [shape, begin, size] of CASES) {

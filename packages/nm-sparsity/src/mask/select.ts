@@ -19,16 +19,18 @@ const TOP_SCORE = new Float64Array(64);
 const TOP_POS = new Int32Array(64);
 
 /**
- * Keeps the `nKeep` best of `cand[0..len)` (ascending positions) by inserting each candidate into a running top list
- * sorted by (score desc, position asc). A candidate enters only when its score is strictly above the list's last, so
- * an equal score never displaces an earlier position. About 2x faster than repeated selection passes for N:M groups.
+ * Keeps the `nKeep` best of `len` candidates (ascending positions: `cand[0..len)`, or `off … off+len−1` when `cand`
+ * is null) by inserting each into a running top list sorted by (score desc, position asc), then sets
+ * `keep[keepOff + pos] = 1` for the kept ones (the rest of `keep` is not touched). A candidate enters only when its
+ * score is strictly above the list's last, so an equal score never displaces an earlier position. About 2x faster
+ * than repeated selection passes for N:M groups; groups are at most 64 long.
  */
-function topInsert(score: Scores, cand: Int32Array, len: number, nKeep: number, keep: Uint8Array): void {
+export function topInsert(score: Scores, cand: Int32Array | null, off: number, len: number, nKeep: number, keep: Uint8Array, keepOff = 0): void {
   const v = TOP_SCORE;
   const pos = TOP_POS;
   let filled = 0;
   for (let k = 0; k < len; k++) {
-    const p = cand[k];
+    const p = cand === null ? off + k : cand[k];
     const x = score[p];
     if (filled === nKeep && !(x > v[nKeep - 1])) continue;
     let i = filled < nKeep ? filled++ : nKeep - 1;
@@ -39,30 +41,6 @@ function topInsert(score: Scores, cand: Int32Array, len: number, nKeep: number, 
     }
     v[i] = x;
     pos[i] = p;
-  }
-  for (let a = 0; a < filled; a++) keep[pos[a]] = 1;
-}
-
-/**
- * `topInsert` over the contiguous candidates `score[0..len)` (len <= 64): sets `keep[keepOff + k] = 1` for the
- * `nKeep` best k and 0 for the rest, with the same order and tie rule. For SparseGPT's per-row N:M groups.
- */
-export function keepTopDense(score: Scores, len: number, nKeep: number, keep: Uint8Array, keepOff: number): void {
-  const v = TOP_SCORE;
-  const pos = TOP_POS;
-  let filled = 0;
-  for (let k = 0; k < len; k++) {
-    const x = score[k];
-    keep[keepOff + k] = 0;
-    if (filled === nKeep && !(x > v[nKeep - 1])) continue;
-    let i = filled < nKeep ? filled++ : nKeep - 1;
-    while (i > 0 && x > v[i - 1]) {
-      v[i] = v[i - 1];
-      pos[i] = pos[i - 1];
-      i--;
-    }
-    v[i] = x;
-    pos[i] = k;
   }
   for (let a = 0; a < filled; a++) keep[keepOff + pos[a]] = 1;
 }
@@ -78,7 +56,7 @@ export function keepTop(score: Scores, cand: Int32Array, len: number, nKeep: num
     return;
   }
   if (len <= 64) {
-    topInsert(score, cand, len, nKeep, keep);
+    topInsert(score, cand, 0, len, nKeep, keep);
     return;
   }
   const vals = new Float64Array(len);
@@ -117,10 +95,7 @@ export function selectNM(score: Scores, rows: number, cols: number, n: number, m
   const cand = new Int32Array(m);
   if (salient === null && m <= 64) {
     // No salient entries: every group is M consecutive candidates.
-    for (let o = 0; o < rows * cols; o += m) {
-      for (let k = 0; k < m; k++) cand[k] = o + k;
-      topInsert(score, cand, m, n, keep);
-    }
+    for (let o = 0; o < rows * cols; o += m) topInsert(score, null, o, m, n, keep);
     return keep;
   }
   for (let r = 0; r < rows; r++) {

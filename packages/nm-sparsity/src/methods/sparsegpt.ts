@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SiftError, choleskyInverseUpper, fixDeadInputs, gemmF64, rankOneRowsF64 } from '@sift/tensor-core';
-import { keepCount, keepTop, keepTopDense, nonSalientKeep } from '../mask/select.js';
+import { keepCount, keepTop, nonSalientKeep, topInsert } from '../mask/select.js';
 import { selectSalient, type SalientPattern } from '../mask/salient.js';
 import type { NMPattern } from '../pattern.js';
 
@@ -138,7 +138,7 @@ export function sparsegptPrune(input: SparseGptInput): SparseGptResult {
             const w = W1[o + k];
             sc[k] = (w * w) / nmGroup.u2[k]; // = W1² / U_jj², as below
           }
-          keepTopDense(sc, nm.m, nm.n, keep1, o);
+          topInsert(sc, null, 0, nm.m, nm.n, keep1, o); // keep1 is all 0 here: each group is chosen once
         }
       } else if (nm !== null && nmGroup !== null && c % nm.m === 0) {
         // N:M mask of columns c … c+M−1 from the already-updated weights.

@@ -214,36 +214,26 @@ function micro(
     c[r] += alpha * c30; c[r + 1] += alpha * c31; c[r + 2] += alpha * c32; c[r + 3] += alpha * c33;
     return;
   }
-  const acc = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
+  addTile([c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33], alpha, c, ci, ldc, mValid, nValid, band);
+}
+
+/** C[i, j] += alpha · acc[4i + j] for rows i < mValid and columns j < nValid with j <= i + band (a partial tile). */
+function addTile(acc: ArrayLike<number>, alpha: number, c: Float64Array, ci: number, ldc: number, mValid: number, nValid: number, band: number): void {
   for (let i = 0; i < mValid; i++) {
     const jEnd = Math.min(nValid, i + band + 1);
     for (let j = 0; j < jEnd; j++) c[ci + i * ldc + j] += alpha * acc[i * 4 + j];
   }
 }
 
-/** `micro` on the wasm SIMD kernel: the tile is computed there, then written to C exactly as `micro` writes it. */
+/** `micro` on the wasm SIMD kernel: the tile is computed there, then added to C as `micro` adds it. */
 function microWasm(
   K: number, _ap: Float64Array, ia0: number, _bp: Float64Array, ib0: number, alpha: number, c: Float64Array, ci: number,
   ldc: number, partial: boolean, mValid: number, nValid: number, band: number,
 ): void {
   const w = wasm!;
   w.micro(K, w.aOff + 8 * ia0, w.bOff + 8 * ib0, w.outOff);
-  const acc = w.out;
-  if (!partial) {
-    let r = ci;
-    c[r] += alpha * acc[0]; c[r + 1] += alpha * acc[1]; c[r + 2] += alpha * acc[2]; c[r + 3] += alpha * acc[3];
-    r += ldc;
-    c[r] += alpha * acc[4]; c[r + 1] += alpha * acc[5]; c[r + 2] += alpha * acc[6]; c[r + 3] += alpha * acc[7];
-    r += ldc;
-    c[r] += alpha * acc[8]; c[r + 1] += alpha * acc[9]; c[r + 2] += alpha * acc[10]; c[r + 3] += alpha * acc[11];
-    r += ldc;
-    c[r] += alpha * acc[12]; c[r + 1] += alpha * acc[13]; c[r + 2] += alpha * acc[14]; c[r + 3] += alpha * acc[15];
-    return;
-  }
-  for (let i = 0; i < mValid; i++) {
-    const jEnd = Math.min(nValid, i + band + 1);
-    for (let j = 0; j < jEnd; j++) c[ci + i * ldc + j] += alpha * acc[i * 4 + j];
-  }
+  if (partial) addTile(w.out, alpha, c, ci, ldc, mValid, nValid, band);
+  else addTile(w.out, alpha, c, ci, ldc, MR, NR, NR);
 }
 
 /**
