@@ -2,7 +2,8 @@
 preset (RMSNorm, RoPE, SwiGLU, GQA, tied head), AdamW training steps and greedy generation with a KV cache, on CPU.
 
 Usage: /usr/bin/python3 tools/crosscheck/lm_train_bench.py '<json>'  with json = {"config": <HF config>, "batch": B,
-"seq": T, "steps": n, "warmup": w, "prompt": P, "new_tokens": N, "threads": k}. Prints one JSON line:
+"seq": T, "steps": n, "warmup": w, "prompt": P, "new_tokens": N, "gen_warmup": gw, "gen_repeats": gr, "threads": k}
+(generation: gw untimed runs, then the median of gr). Prints one JSON line:
 {"train_tokens_per_second": ..., "generate_tokens_per_second": ..., "threads": k}.
 """
 import json
@@ -128,10 +129,15 @@ def main():
                 nxt = logits[:, -1].argmax(-1, keepdim=True)
                 logits = model(nxt, caches, past)
                 past += 1
-        gen()
-        t0 = time.perf_counter()
-        gen()
-        gen_tps = a['new_tokens'] / (time.perf_counter() - t0)
+        for _ in range(a.get('gen_warmup', 1)):
+            gen()
+        gen_times = []
+        for _ in range(a.get('gen_repeats', 1)):
+            t0 = time.perf_counter()
+            gen()
+            gen_times.append(time.perf_counter() - t0)
+        gen_times.sort()
+        gen_tps = a['new_tokens'] / gen_times[len(gen_times) // 2]
     print(json.dumps({'train_tokens_per_second': train_tps, 'generate_tokens_per_second': gen_tps, 'threads': a['threads']}))
 
 

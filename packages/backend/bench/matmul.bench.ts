@@ -22,13 +22,15 @@ async function gflops(backend: BackendName, m: number, k: number, n: number): Pr
 
 const threadsLabel = (n: number): string => `${String(n)} thread${n === 1 ? '' : 's'}`;
 
-/** Batched, transposed and broadcast products: Sift's wasm BatchMatMul kernel against tfjs-backend-wasm's own. */
+/** Batched, transposed, broadcast and few-row products: Sift's wasm BatchMatMul kernel against tfjs-backend-wasm's own. */
 const KERNEL_CASES: readonly (readonly [string, number[], number[], boolean, boolean])[] = [
   ['attention scores [32,512,32]x[32,256,32]^T', [32, 512, 32], [32, 256, 32], false, true],
   ['attention values [32,512,256]x[32,256,32]', [32, 512, 256], [32, 256, 32], false, false],
   ['Gram X^T X [2048,256]', [2048, 256], [2048, 256], true, false],
   ['x W^T [2048,256]x[1024,256]^T', [2048, 256], [1024, 256], false, true],
   ['broadcast [8,256,256]x[256,1024]', [8, 256, 256], [256, 1024], false, false],
+  ['decoding x W^T [1,768]x[256,768]^T (few-rows SIMD kernel)', [1, 768], [256, 768], false, true],
+  ['decoding LM head [1,256]x[4096,256]^T (few-rows SIMD kernel)', [1, 256], [4096, 256], false, true],
 ];
 
 /** Multiply-adds x 2 of a (broadcast) batched product. */
@@ -50,10 +52,11 @@ async function kernelRows(): Promise<BenchRow[]> {
       c.dispose();
     };
     const flops = productFlops(sa, sb, ta, tb);
+    const small = flops < 1e8; // sub-millisecond products: more repeats for a stable median
     uninstallWasmBatchMatMul();
-    const orig = await medianMs(run, { warmup: 1, repeats: 3 });
+    const orig = await medianMs(run, { warmup: small ? 5 : 1, repeats: small ? 31 : 3 });
     installWasmBatchMatMul();
-    const fast = await medianMs(run, { warmup: 1, repeats: 5 });
+    const fast = await medianMs(run, { warmup: small ? 5 : 1, repeats: small ? 31 : 5 });
     tf.dispose([a, b]);
     rows.push({
       name: `${label} (wasm, ${threadsLabel(info.threads)}, Sift BatchMatMul kernel)`, value: flops / (fast * 1e6), unit: 'GFLOP/s',

@@ -9,5 +9,8 @@ export const TRAIN_BENCH = {
   steps: 3,
   promptTokens: 16,
   newTokens: 32,
+  /** Generation runs, on both sides: warm-up (JIT) and timed (median). */
+  genWarmup: 2,
+  genRepeats: 5,
   seed: 7,
 } as const;

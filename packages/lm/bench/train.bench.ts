@@ -15,7 +15,7 @@ interface TorchResult { train_tokens_per_second: number; generate_tokens_per_sec
 
 function torchReference(config: Record<string, unknown>, threads: number): TorchResult {
   const args = JSON.stringify({
-    config, batch: C.batchSize, seq: C.seqLen, steps: C.steps, warmup: C.warmupSteps, prompt: C.promptTokens, new_tokens: C.newTokens, threads,
+    config, batch: C.batchSize, seq: C.seqLen, steps: C.steps, warmup: C.warmupSteps, prompt: C.promptTokens, new_tokens: C.newTokens, gen_warmup: C.genWarmup, gen_repeats: C.genRepeats, threads,
   });
   const r = spawnSync('/usr/bin/python3', [SCRIPT, args], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`lm_train_bench.py failed (PyTorch reference): ${r.stderr || String(r.error)}`);
@@ -46,7 +46,7 @@ export default async function bench(): Promise<BenchRow[]> {
     const gen = async (): Promise<void> => {
       await generate(model, prompt, { maxNewTokens: C.newTokens, stopTokens: [] });
     };
-    const genMs = await medianMs(gen, { warmup: 1, repeats: 1 });
+    const genMs = await medianMs(gen, { warmup: C.genWarmup, repeats: C.genRepeats });
     const ref = torchReference(toHfConfig(config), info.threads);
     const what = `small preset (d 256, 4 layers, V ${C.vocabSize}), ${info.name} ${info.threads} thread(s) vs PyTorch CPU ${ref.threads} thread(s)`;
     return [

@@ -23,12 +23,14 @@ const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).h
 
 const tfjsCoreUrl = pathToFileURL(createRequire(join(pkgDir, 'package.json')).resolve('@tensorflow/tfjs-core')).href;
 const indexUrl = pathToFileURL(join(pkgDir, 'src', 'index.ts')).href;
+const batchMatMulUrl = pathToFileURL(join(pkgDir, 'src', 'kernels', 'wasm-batch-matmul.ts')).href;
 
 /** The child: starts wasm with `threads`, runs fixed matmul/conv/softmax cases, prints their float32 bits. */
 const CHILD = `
 import * as tf from ${JSON.stringify(tfjsCoreUrl)};
 import os from 'node:os';
 import { initBackend } from ${JSON.stringify(indexUrl)};
+import { matVecOf } from ${JSON.stringify(batchMatMulUrl)};
 
 const cfg = JSON.parse(process.env.SIFT_CHILD ?? '{}');
 if (cfg.sabotageCpus) {
@@ -54,6 +56,7 @@ const CASES = {
   'conv2d [2,24,24,8]*[3,3,8,16] same': () => tf.conv2d(t([2, 24, 24, 8], 11), t([3, 3, 8, 16], 12), 1, 'same'),
   'conv2d [1,33,33,3]*[5,5,3,12] stride 2 valid': () => tf.conv2d(t([1, 33, 33, 3], 13), t([5, 5, 3, 12], 14), 2, 'valid'),
   'softmax [64,1000]': () => tf.softmax(tf.mul(t([64, 1000], 15), 3)),
+  'decoding x W^T [1,256]x[302,256]^T (few-rows SIMD kernel)': () => tf.matMul(t([1, 256], 16), t([302, 256], 17), false, true),
 };
 const results = {};
 for (const [name, f] of Object.entries(CASES)) {
@@ -67,6 +70,7 @@ const facts = {
   flag: tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'),
   pthread: pthread !== undefined,
   runningWorkers: pthread?.runningWorkers.length ?? 0,
+  matVec: matVecOf(tf.backend()) !== null,
   numTensors: tf.memory().numTensors,
   cpusAfter: os.cpus().length,
 };
@@ -79,6 +83,7 @@ interface ChildResult {
   flag: boolean;
   pthread: boolean;
   runningWorkers: number;
+  matVec: boolean;
   numTensors: number;
   cpusAfter: number;
   results: Record<string, string>;
@@ -257,6 +262,7 @@ describe('threaded wasm in a child process', () => {
     expect(r.flag).toBe(true);
     expect(r.pthread).toBe(true);
     expect(r.runningWorkers).toBe(1); // XNNPACK's pool: the main thread plus n - 1 workers
+    expect(r.matVec).toBe(true); // the few-rows kernel imports the shared memory
     expect(r.numTensors).toBe(0);
   });
 
@@ -266,8 +272,9 @@ describe('threaded wasm in a child process', () => {
   });
 
   it('matmul, conv2d and softmax are bit-identical on 1 and 2 threads', () => {
+    expect(one.result.matVec).toBe(true);
     const names = Object.keys(one.result.results);
-    expect(names.length).toBe(8);
+    expect(names.length).toBe(9);
     for (const name of names) {
       const a = one.result.results[name];
       const b = two.result.results[name];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { describe, expect, it } from 'vitest';
-import { installWasmBatchMatMul, uninstallWasmBatchMatMul, wasmBatchMatMulInstalled } from './wasm-batch-matmul.js';
+import { installWasmBatchMatMul, matVecOf, uninstallWasmBatchMatMul, wasmBatchMatMulInstalled, type WasmBackendLike } from './wasm-batch-matmul.js';
 import { kernelInstallTests, tensor } from './test-data.js';
 
 /** float64 reference: a[..., M, K] · b[..., K, N] with transposes and batch broadcasting of rank-3 operands. */
@@ -60,7 +60,14 @@ const CASES: [number[], number[], boolean, boolean][] = [
   [[1, 64, 256], [1, 256, 64], false, false],
   [[5, 3, 4], [5, 2, 4], false, true], // tiny: the original kernel
   [[6, 1, 48], [6, 48, 96], false, false], // matrix-vector rows: the original kernel (too few rows)
-  [[2, 48], [96, 48], false, true], // decoding's x Wᵀ on 2 rows: the original kernel
+  [[2, 48], [96, 48], false, true], // decoding's x Wᵀ on 2 rows: the SIMD few-rows kernel
+  [[1, 44], [97, 44], false, true], // few rows, N mod 4 = 1: kernel + scalar tail
+  [[3, 12], [3, 12], false, true], // N < 4: the scalar tail only
+  [[2, 46], [10, 46], false, true], // K mod 4 != 0: the original kernel
+  [[6, 1, 32], [6, 20, 32], false, true], // one query's attention scores per head: a kernel call per slice
+  [[1, 2, 32], [5, 7, 32], false, true], // broadcast A, N mod 4 = 3
+  [[4, 3, 32], [1, 9, 32], false, true], // shared B, 12 rows in all: one kernel call
+  [[2, 0, 8], [2, 5, 8], false, true], // no rows: the original kernel
   [[4, 8, 48], [96, 48], false, true], // 32 rows against a shared Wᵀ: one tall product
 ];
 
@@ -84,6 +91,10 @@ describe('wasm BatchMatMul (Sift kernel)', () => {
       expect(maxRelErr(fast.dataSync(), orig.dataSync()), label).toBeLessThan(2e-6);
       tf.dispose([a, b, fast, orig]);
     }
+  });
+
+  it('the few-rows SIMD kernel is available on the single-threaded binary\'s memory', () => {
+    expect(matVecOf(tf.backend() as unknown as WasmBackendLike)).not.toBeNull();
   });
 
   it('gradients through batched products with transposes equal the original kernel\'s', () => {
