@@ -8,6 +8,7 @@ export { describeEnvironment } from './describe.js';
 export { BackendError, type BackendErrorCode } from './errors.js';
 export { installWasmBatchMatMul, uninstallWasmBatchMatMul, wasmBatchMatMulInstalled } from './kernels/wasm-batch-matmul.js';
 export { installWasmSlice, uninstallWasmSlice, wasmSliceInstalled } from './kernels/wasm-slice.js';
+export { GRAM_KERNEL, installWasmGram, uninstallWasmGram, wasmGramInstalled } from './kernels/wasm-gram.js';
 export {
   BACKEND_NAMES,
   type BackendName,

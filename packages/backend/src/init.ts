@@ -3,6 +3,7 @@ import type { BackendLoader } from './backends/loader.js';
 import { LOADERS } from './backends/registry.js';
 import { checkThreadsOption } from './backends/wasm-options.js';
 import { BackendError, formatAttempts, LoaderFailure, messageOf } from './errors.js';
+import { stopGramThreads } from './kernels/wasm-gram.js';
 import { isNode } from './platform.js';
 import { BACKEND_NAMES, type BackendAttempt, type BackendInfo, type BackendName, type InitBackendOptions } from './types.js';
 
@@ -107,6 +108,7 @@ export function disposeBackend(name: BackendName): void {
   const factory = tf.findBackendFactory(tfjsName) as ReturnType<typeof tf.findBackendFactory> | null;
   if (factory === null) return;
   tf.removeBackend(tfjsName);
+  if (name === 'wasm') stopGramThreads(); // its workers hold the old backend's memory
   // removeBackend also forgets the factory; register it again so that the backend can be started later.
   tf.registerBackend(tfjsName, factory, 1);
 }

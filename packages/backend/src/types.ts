@@ -79,7 +79,10 @@ export interface InitBackendOptions {
   /**
    * wasm only: replace tfjs-backend-wasm's `BatchMatMul` kernel with Sift's (`installWasmBatchMatMul`), which sends
    * batched, transposed and broadcast products to XNNPACK instead of the original's scalar loop (6–40× faster on
-   * attention and Gram shapes; equal up to float32 summation order). Default true; false restores tfjs's kernel.
+   * attention and Gram shapes; equal up to float32 summation order), and single-token decoding's few-row `x Wᵀ`
+   * products to a WebAssembly SIMD kernel; it also registers the `SiftGram` kernel (`installWasmGram`: XᵀX of
+   * calibration batches on the lower triangle only, on the backend's threads). Default true; false restores tfjs's
+   * kernel and unregisters `SiftGram`.
    */
   fastBatchMatMul?: boolean;
   /**

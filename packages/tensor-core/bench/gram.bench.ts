@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { medianMs, type BenchRow } from '../../../tools/bench/harness.js';
 import { Rng } from '../src/random/index.js';
 import { ActivationStats } from '../src/stats/index.js';
+import { plainGram } from '../src/stats/activation-stats.js';
 import { GRAM_STREAM } from './config.js';
 
 export default async function bench(): Promise<BenchRow[]> {
@@ -42,5 +43,36 @@ export default async function bench(): Promise<BenchRow[]> {
     });
   }
   tf.dispose(stream);
+  rows.push(await kernelRow(backend));
   return rows;
+}
+
+/**
+ * One calibration batch of SparseGPT's bench ([16384, 768]): @sift/backend's SiftGram kernel (lower triangle only,
+ * on the backend's threads) against plainGram (tfjs matMuls in 2048-row chunks), alternating, median of 3 each.
+ * Both in full-product GFLOP/s (2·T·d²).
+ */
+async function kernelRow(backend: string): Promise<BenchRow> {
+  const [T, d] = [16_384, 768];
+  const x = new Rng('gram-kernel').normalTensor([T, d]) as tf.Tensor2D;
+  const run = (f: () => tf.Tensor) => (): void => {
+    const g = f();
+    g.dataSync();
+    g.dispose();
+  };
+  const kernel = run(() => tf.engine().runKernel('SiftGram', { x }));
+  const plain = run(() => plainGram(x, T, d));
+  const k: number[] = [];
+  const p: number[] = [];
+  for (let r = 0; r < 4; r++) {
+    k.push(await medianMs(kernel, { warmup: 0, repeats: 1 }));
+    p.push(await medianMs(plain, { warmup: 0, repeats: 1 }));
+  }
+  x.dispose();
+  const median = (v: number[]): number => v.slice(1).sort((a, b) => a - b)[1]; // the first run is a warm-up
+  const flops = 2 * T * d * d;
+  return {
+    name: `Gram XᵀX [${String(T)}, ${String(d)}] (SiftGram kernel: lower triangle, ${backend})`, value: flops / (median(k) * 1e6), unit: 'GFLOP/s',
+    reference: 'tfjs matMul XᵀX in 2048-row chunks (plainGram)', referenceValue: flops / (median(p) * 1e6), higherIsBetter: true,
+  };
 }

@@ -24,6 +24,7 @@ const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).h
 const tfjsCoreUrl = pathToFileURL(createRequire(join(pkgDir, 'package.json')).resolve('@tensorflow/tfjs-core')).href;
 const indexUrl = pathToFileURL(join(pkgDir, 'src', 'index.ts')).href;
 const batchMatMulUrl = pathToFileURL(join(pkgDir, 'src', 'kernels', 'wasm-batch-matmul.ts')).href;
+const gramUrl = pathToFileURL(join(pkgDir, 'src', 'kernels', 'wasm-gram.ts')).href;
 
 /** The child: starts wasm with `threads`, runs fixed matmul/conv/softmax cases, prints their float32 bits. */
 const CHILD = `
@@ -31,6 +32,7 @@ import * as tf from ${JSON.stringify(tfjsCoreUrl)};
 import os from 'node:os';
 import { initBackend } from ${JSON.stringify(indexUrl)};
 import { matVecOf } from ${JSON.stringify(batchMatMulUrl)};
+import { gramThreadsRunning } from ${JSON.stringify(gramUrl)};
 
 const cfg = JSON.parse(process.env.SIFT_CHILD ?? '{}');
 if (cfg.sabotageCpus) {
@@ -57,6 +59,7 @@ const CASES = {
   'conv2d [1,33,33,3]*[5,5,3,12] stride 2 valid': () => tf.conv2d(t([1, 33, 33, 3], 13), t([5, 5, 3, 12], 14), 2, 'valid'),
   'softmax [64,1000]': () => tf.softmax(tf.mul(t([64, 1000], 15), 3)),
   'decoding x W^T [1,256]x[302,256]^T (few-rows SIMD kernel)': () => tf.matMul(t([1, 256], 16), t([302, 256], 17), false, true),
+  'Gram X^T X [300,64] (SiftGram kernel, block rows on the threads)': () => tf.engine().runKernel('SiftGram', { x: t([300, 64], 18) }),
 };
 const results = {};
 for (const [name, f] of Object.entries(CASES)) {
@@ -71,6 +74,7 @@ const facts = {
   pthread: pthread !== undefined,
   runningWorkers: pthread?.runningWorkers.length ?? 0,
   matVec: matVecOf(tf.backend()) !== null,
+  gramThreads: gramThreadsRunning(),
   numTensors: tf.memory().numTensors,
   cpusAfter: os.cpus().length,
 };
@@ -84,6 +88,7 @@ interface ChildResult {
   pthread: boolean;
   runningWorkers: number;
   matVec: boolean;
+  gramThreads: number;
   numTensors: number;
   cpusAfter: number;
   results: Record<string, string>;
@@ -263,6 +268,7 @@ describe('threaded wasm in a child process', () => {
     expect(r.pthread).toBe(true);
     expect(r.runningWorkers).toBe(1); // XNNPACK's pool: the main thread plus n - 1 workers
     expect(r.matVec).toBe(true); // the few-rows kernel imports the shared memory
+    expect(r.gramThreads).toBe(2); // the Gram kernel ran on a worker beside the calling thread
     expect(r.numTensors).toBe(0);
   });
 
@@ -271,10 +277,11 @@ describe('threaded wasm in a child process', () => {
     expect(two.result.cpusAfter).toBe(cpus().length);
   });
 
-  it('matmul, conv2d and softmax are bit-identical on 1 and 2 threads', () => {
+  it('matmul, conv2d, softmax and the Gram kernel are bit-identical on 1 and 2 threads', () => {
     expect(one.result.matVec).toBe(true);
+    expect(one.result.gramThreads).toBe(1);
     const names = Object.keys(one.result.results);
-    expect(names.length).toBe(9);
+    expect(names.length).toBe(10);
     for (const name of names) {
       const a = one.result.results[name];
       const b = two.result.results[name];

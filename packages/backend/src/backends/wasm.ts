@@ -3,6 +3,7 @@ import { LoaderFailure, messageOf } from '../errors.js';
 import { cpuSummary, isNode } from '../platform.js';
 import type { BackendInfo, InitBackendOptions } from '../types.js';
 import { installWasmBatchMatMul, uninstallWasmBatchMatMul } from '../kernels/wasm-batch-matmul.js';
+import { installWasmGram, uninstallWasmGram } from '../kernels/wasm-gram.js';
 import { installWasmSlice, uninstallWasmSlice } from '../kernels/wasm-slice.js';
 import type { BackendLoader, DeviceFacts } from './loader.js';
 import { TFJS_WASM_MAX_THREADS } from './wasm-options.js';
@@ -130,8 +131,13 @@ export const wasmLoader: BackendLoader = {
       pathsSet = true;
     }
     callNote = undefined;
-    if (options.fastBatchMatMul === false) uninstallWasmBatchMatMul();
-    else installWasmBatchMatMul();
+    if (options.fastBatchMatMul === false) {
+      uninstallWasmBatchMatMul();
+      uninstallWasmGram();
+    } else {
+      installWasmBatchMatMul();
+      installWasmGram();
+    }
     if (options.fastSlice === false) uninstallWasmSlice();
     else installWasmSlice();
     if (wasmStarted()) {

@@ -13,7 +13,7 @@ import { choleskyInverseUpper } from '../linalg/spd.js';
 import { fixDeadInputs } from '../linalg/dead-inputs.js';
 import { Rng } from '../random/rng.js';
 import { expectNoLeak } from '../testing.js';
-import { ActivationStats, type ActivationStatsJSON } from './activation-stats.js';
+import { ActivationStats, plainGram, type ActivationStatsJSON } from './activation-stats.js';
 import { OutputMoments } from './output-moments.js';
 
 const D = 12;
@@ -102,10 +102,18 @@ describe('ActivationStats', () => {
     });
   }
 
-  it('a tall batch (more than 4096 tokens) gets its Gram matrix in row chunks: same statistics, nothing leaked', () => {
-    // 4133 rows: two full chunks of 2048 and a ragged one of 37.
+  it('a tall batch: XᵀX from the SiftGram kernel on wasm, else plain products in row chunks; same statistics, nothing leaked', async () => {
+    // @sift/backend registers SiftGram for wasm (the test setup starts it); other backends use plainGram.
+    const registered = (tf.getKernel('SiftGram', tf.getBackend()) as tf.KernelConfig | undefined) !== undefined;
+    expect(registered).toBe(tf.getBackend() === 'wasm');
+    // 4133 rows: two full chunks of 2048 and a ragged one of 37 (plainGram), 33 slabs of 128 rows (the kernel).
     const [batch] = makeBatches('tall', [[4133, D]]);
     const ref = reference([batch]);
+    const x2 = tf.reshape<tf.Rank.R2>(batch, [4133, D]);
+    const plain = plainGram(x2, 4133, D);
+    close(Float64Array.from(plain.dataSync()), ref.gram, 1e-5);
+    await expectNoLeak(() => { plainGram(x2, 4133, D).dispose(); }, { repeats: 2, label: 'plainGram' });
+    tf.dispose([x2, plain]);
     for (const gramAccumulator of ['host-float64', 'device-float32'] as const) {
       const s = new ActivationStats({ name: 'tall', gram: true, gramAccumulator });
       s.update(batch); // first update allocates the accumulators

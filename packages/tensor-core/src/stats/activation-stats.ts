@@ -122,11 +122,27 @@ const HOST_REDUCE_BACKENDS: ReadonlySet<string> = new Set(['wasm', 'cpu']);
 const GRAM_CHUNK = 2048;
 
 /**
- * XᵀX of X [n, d] in float32, as a sum over row chunks of 2048 when n is large. XNNPACK packs the right-hand matrix
- * of every product, and packing all of a tall X costs more than the chunks' extra additions: 16k × 768 took 0.90 s
- * in one product and 0.66 s in chunks on 2-thread wasm. Each chunk's partial sum is freed as soon as it is added.
+ * A kernel a backend package may register (inputs `{ x }`, X [n, d] float32; output XᵀX [d, d] float32):
+ * `@sift/backend` registers one for wasm (`GRAM_KERNEL` there), which computes only the lower triangle, on the
+ * backend's threads.
+ */
+const GRAM_KERNEL = 'SiftGram';
+
+/**
+ * XᵀX of X [n, d] in float32: the backend's `SiftGram` kernel where one is registered, else products summed over
+ * row chunks of 2048 when n is large. XNNPACK packs the right-hand matrix of every product, and packing all of a tall
+ * X costs more than the chunks' extra additions: 16k × 768 took 0.90 s in one product and 0.66 s in chunks on
+ * 2-thread wasm. Each chunk's partial sum is freed as soon as it is added.
  */
 function gramProduct(x2: tf.Tensor2D, n: number, d: number): tf.Tensor2D {
+  if ((tf.getKernel(GRAM_KERNEL, tf.getBackend()) as tf.KernelConfig | undefined) !== undefined) {
+    return tf.engine().runKernel<tf.Tensor2D>(GRAM_KERNEL, { x: x2 });
+  }
+  return plainGram(x2, n, d);
+}
+
+/** `gramProduct` with plain ops (the reference of the `SiftGram` kernels). */
+export function plainGram(x2: tf.Tensor2D, n: number, d: number): tf.Tensor2D {
   // Explicit transposes: tfjs-backend-wasm's own matMul with transposeA is ~30x slower than a plain one.
   if (n <= 2 * GRAM_CHUNK) return tf.matMul(tf.transpose(x2), x2);
   let acc: tf.Tensor2D | null = null;
