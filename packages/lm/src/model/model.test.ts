@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { Rng, findLinears, runSequential, valueAndGrads } from '@sift/tensor-core';
 import { expectNoLeak, expectTensorsClose } from '@sift/tensor-core/testing';
-import { crossEntropy } from './loss.js';
+import { crossEntropy, crossEntropyOn } from './loss.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { createModel } from './build.js';
 import { parseModelConfig, type ModelConfig } from './config.js';
@@ -60,6 +60,33 @@ describe('crossEntropy', () => {
     const gRef = tf.grad((zz: tf.Tensor) => tf.div(tf.neg(tf.sum(tf.mul(tf.mul(onehot, tf.logSoftmax(zz)), w))), n))(z);
     expectTensorsClose(g, gRef, { atol: 1e-6 });
     tf.dispose([z, y, g, onehot, w, gRef]);
+  });
+  it('the host pass and the tfjs-ops path agree: loss, gradient, ignoreIndex and mask (rel. 1e-5); nothing leaks', async () => {
+    const rng = new Rng(2);
+    const [N, V] = [37, 211];
+    const z = rng.normalTensor([N, V], 0, 3);
+    const ids = Int32Array.from({ length: N }, (_, i) => (i % 9 === 4 ? -100 : rng.int(V)));
+    const y = tf.tensor1d(ids, 'int32');
+    const mask = tf.tensor1d(Float32Array.from({ length: N }, (_, i) => (i % 5 === 0 ? 0 : 1)));
+    for (const options of [{}, { mask }]) {
+      const [lh, lo] = (['host', 'ops'] as const).map((p) => crossEntropyOn(p, z, y, options));
+      expectTensorsClose(lh, lo, { rtol: 1e-5, atol: 1e-6 });
+      const [gh, go] = (['host', 'ops'] as const).map((p) => tf.grad((zz: tf.Tensor) => crossEntropyOn(p, zz, y, options))(z));
+      expectTensorsClose(gh, go, { atol: 1e-7 });
+      tf.dispose([lh, lo, gh, go]);
+    }
+    // No counted position: loss 0 and a zero gradient on both paths.
+    const none = tf.fill([N], -100, 'int32');
+    for (const p of ['host', 'ops'] as const) {
+      const l = crossEntropyOn(p, z, none);
+      expect(Math.abs(l.dataSync()[0])).toBe(0);
+      l.dispose();
+      const g = tf.grad((zz: tf.Tensor) => crossEntropyOn(p, zz, none))(z);
+      expect(g.dataSync().every((v) => v === 0)).toBe(true);
+      g.dispose();
+    }
+    await expectNoLeak(() => { tf.grad((zz: tf.Tensor) => crossEntropyOn('host', zz, y, { mask }))(z).dispose(); }, { label: 'host crossEntropy' });
+    tf.dispose([z, y, mask, none]);
   });
   it('checks shapes', () => {
     expect(() => crossEntropy(tf.zeros([2, 3]), tf.zeros([3], 'int32'))).toThrow(/targets must be int32 \[2\]/);
