@@ -5,4 +5,4 @@
 export const STACK = { d: 256, hidden: 1024, blocks: 4, classes: 64, tokens: 128, k: 8, steps: 2 } as const;
 
 /** The GPTQ layer: down_proj of that stack ([out, in] = [256, 1024]), 4 bits, block 128, k = 8. */
-export const GPTQ_LAYER = { rows: 256, cols: 1024, k: 8, bits: 4, blockSize: 128, tokens: 2048, repeats: 1 } as const;
+export const GPTQ_LAYER = { rows: 256, cols: 1024, k: 8, bits: 4, blockSize: 128, tokens: 2048, repeats: 3 } as const;

@@ -23,7 +23,8 @@ export default async function bench(): Promise<BenchRow[]> {
   }
   for (let a = 0; a < cols; a++) for (let b = 0; b <= a; b++) h[b * cols + a] = h[a * cols + b] = (2 / tokens) * h[a * cols + b];
   const salient = Array.from({ length: k }, (_, i) => i * Math.floor(cols / k));
-  const ms = await medianMs(() => quantizeGptq({ data: w, rows, cols }, h, salient, { bits, blockSize }), { warmup: 0, repeats });
+  // One untimed run first, as the PyTorch side does (JIT warm-up), then the median of `repeats`.
+  const ms = await medianMs(() => quantizeGptq({ data: w, rows, cols }, h, salient, { bits, blockSize }), { warmup: 1, repeats });
   const script = new URL('../../../tools/crosscheck/gift_gptq_bench.py', import.meta.url).pathname;
   const ref = await runPython<{ ms: number; threads: number }>(script, [rows, cols, k, bits, blockSize, repeats].map(String));
   return [{

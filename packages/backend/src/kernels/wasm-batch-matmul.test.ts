@@ -69,7 +69,7 @@ const CASES: [number[], number[], boolean, boolean][] = [
   [[1, 2, 32], [5, 7, 32], false, true], // broadcast A, N mod 4 = 3
   [[4, 3, 32], [1, 9, 32], false, true], // shared B, 12 rows in all: one kernel call
   [[2, 0, 8], [2, 5, 8], false, true], // no rows: the original kernel
-  [[3, 40, 26], [3, 26, 36], false, true], // K mod 4 != 0 with a transposed B: XNNPACK slice by slice
+  [[3, 40, 26], [3, 36, 26], false, true], // K mod 4 != 0 with a transposed B: XNNPACK slice by slice
   [[4, 8, 48], [96, 48], false, true], // 32 rows against a shared Wᵀ: one tall product
 ];
 
