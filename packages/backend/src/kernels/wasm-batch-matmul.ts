@@ -3,8 +3,10 @@
  * sides, no transposes) and everything else (batched attention products, `transposeA`/`transposeB`, a batch
  * broadcast against a shared matrix) to a scalar triple loop that runs 5–10× slower. This kernel reduces every
  * float32 product to that fast case: a shared right-hand matrix becomes one tall product, transposes are
- * materialised once with the backend's Transpose kernel, and true batches run slice by slice. Results equal the
- * original kernel's up to float32 summation order (tested against it).
+ * materialised once with the backend's Transpose kernel, and true batches run slice by slice. Products of fewer than
+ * MIN_ROWS rows against a transposed B (single-token decoding) run in a WebAssembly SIMD dot-product kernel on the
+ * backend's own memory instead (wasm-matvec.ts). Results equal the original kernel's up to float32 summation order
+ * (tested against it).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { matVecFor, type MatVecFn } from './wasm-matvec.js';

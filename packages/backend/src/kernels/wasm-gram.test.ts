@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GRAM_KERNEL, GramThreads, gramOnHeap, gramThreadsRunning, packedLength, packX, splitBlockRows, syrkBytes, syrkFor, wasmGramInstalled } from './wasm-gram.js';
+import { GRAM_KERNEL, GramThreads, gramOnHeap, gramThreadsRunning, packedLength, packFor, packX, packXWasm, splitBlockRows, syrkBytes, syrkFor, wasmGramInstalled } from './wasm-gram.js';
 import { kernelInstallTests, tensor, values } from './test-data.js';
 
 /** float64 XᵀX of row-major X [n, d]. */
@@ -87,6 +87,15 @@ describe('Gram block rows on worker threads', () => {
   it('the shared-memory module validates and instantiates', () => {
     expect(WebAssembly.validate(syrkBytes(true))).toBe(true);
     expect(syrk).not.toBeNull();
+  });
+
+  it('the packing module writes the same slabs as the JavaScript packX (odd slab padded with a zero row)', () => {
+    const pack = packFor(memory)!;
+    const len = packedLength(n, d);
+    const qOff = cOff + 4 * d * d;
+    heap.fill(Number.NaN, qOff >> 2, (qOff >> 2) + len); // the padding must be written, not assumed
+    packXWasm(pack, heap, xOff, qOff, n, d);
+    expect(Array.from(heap.subarray(qOff >> 2, (qOff >> 2) + len))).toEqual(Array.from(heap.subarray(pOff >> 2, (pOff >> 2) + len)));
   });
 
   it('2 and 3 threads give results bit-identical to one thread', () => {

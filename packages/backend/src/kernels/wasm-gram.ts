@@ -108,6 +108,46 @@ export function slabs(n: number, d: number): [number, number, number, number][] 
   return out;
 }
 
+/** pack(T, d, x, p, Tp): rows x .. x+T of X (byte address, d floats each) into the slab at byte address p. */
+export type PackFn = (t: number, d: number, x: number, p: number, tp: number) => void;
+
+/**
+ * The packing as a module (v128 copies of 8-float groups: ~5x faster than the JavaScript loop of `packX`, which stays
+ * as the fallback and the reference). In WAT terms, for t < T: src = x + 4dt, dst = p + 32t; for g < d/8:
+ * v128.store dst (v128.load src); v128.store dst+16 (v128.load src+16); src += 32; dst += 32·Tp.
+ */
+export function packBytes(shared: boolean): Uint8Array<ArrayBuffer> {
+  // Locals: params 0 T, 1 d, 2 x, 3 p, 4 Tp; i32 5 t, 6 g, 7 G, 8 src, 9 dst, 10 rowBytes (4d), 11 groupStride (32·Tp).
+  const c = new Code();
+  c.get(1).i32(3).shrU().set(7);
+  c.get(1).i32(2).shl().set(10);
+  c.get(4).i32(5).shl().set(11);
+  c.counted(5, 0, () => {
+    c.get(2).get(5).get(10).mul().add().set(8);
+    c.get(3).get(5).i32(5).shl().add().set(9);
+    c.counted(6, 7, () => {
+      c.get(9).get(8).loadV(0).storeV(0);
+      c.get(9).get(8).loadV(16).storeV(16);
+      c.bump(8, (k) => k.i32(32));
+      c.bump(9, (k) => k.get(11));
+    });
+  });
+  return kernelModule('pack', 5, 7, 0, c, shared);
+}
+
+/** The packing module bound to `memory`, or null. */
+export const packFor: (memory: WebAssembly.Memory) => PackFn | null = kernelCache('pack', packBytes);
+
+/** `packX` with the module (byte addresses x and p): the slabs' rows, then their zero rows in JavaScript. */
+export function packXWasm(pack: PackFn, heap: Float32Array, x: number, p: number, n: number, d: number): void {
+  const G = d >> 3;
+  for (const [t0, T, Tp, off] of slabs(n, d)) {
+    pack(T, d, x + 4 * t0 * d, p + 4 * off, Tp);
+    const f = (p >> 2) + off;
+    if (Tp > T) for (let g = 0; g < G; g++) heap.fill(0, f + 8 * (g * Tp + T), f + 8 * (g * Tp + Tp));
+  }
+}
+
 /** Packs X (float index x, [n, d] row-major) into P (float index p, `packedLength` floats), as in the header. */
 export function packX(heap: Float32Array, x: number, p: number, n: number, d: number): void {
   const G = d >> 3;
@@ -336,7 +376,9 @@ function gramKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): 
     const ca = backend.typedArrayFromHeap(out).byteOffset;
     const pa = backend.typedArrayFromHeap(packed).byteOffset;
     const heap = new Float32Array(m.buffer);
-    packX(heap, xa >> 2, pa >> 2, n, d);
+    const pack = packFor(m);
+    if (pack === null) packX(heap, xa >> 2, pa >> 2, n, d);
+    else packXWasm(pack, heap, xa, pa, n, d);
     const threads = threadsBroken ? 1 : backend.wasm?.tfjs?.getThreadsCount?.() ?? 1;
     const team = gramThreadsFor(m, threads);
     if (team !== null) {

@@ -339,7 +339,7 @@ export class ActivationStats {
     }
     // Kept explicitly: update() usually runs inside a forward hook, i.e. inside the caller's tf.tidy.
     const kept = tf.tidy((): tf.Tensor[] => {
-      const x2 = tf.reshape<tf.Rank.R2>(tf.cast(x, 'float32'), [n, d]);
+      const x2 = tf.reshape<tf.Rank.R2>(x.dtype === 'float32' ? x : tf.cast(x, 'float32'), [n, d]); // a float32 cast would copy X
       const out: tf.Tensor[] = [];
       if (host === null) {
         const sum = tf.sum(x2, 0); // always: a cheap NaN/Inf sentinel
