@@ -19,6 +19,17 @@ export function tensor(shape: readonly number[], seed: number): tf.Tensor {
   return tf.tensor(values(shape.reduce((p, d) => p * d, 1), seed), [...shape]);
 }
 
+/** max |got − want| / max |want|: the relative error of a result against a reference. */
+export function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < want.length; i++) {
+    scale = Math.max(scale, Math.abs(want[i]));
+    err = Math.max(err, Math.abs(got[i] - want[i]));
+  }
+  return err / Math.max(scale, 1e-30);
+}
+
 /**
  * The set-up both kernel suites share: wasm on one thread, and a test that `initBackend` installs the kernel and that
  * `{ [option]: false }` restores tfjs's own. Call inside the suite's `describe`.

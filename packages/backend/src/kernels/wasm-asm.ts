@@ -3,6 +3,7 @@
  * at build or run time): a function body builder with counted loops, and a one-function module that imports the
  * tfjs-backend-wasm memory it works on.
  */
+import type * as tf from '@tensorflow/tfjs-core';
 
 /** Unsigned LEB128. */
 export function leb(n: number): number[] {
@@ -99,6 +100,24 @@ export function kernelModule(name: string, params: number, i32Locals: number, v1
     ...section(7, [0x01, ...str(name), 0x00, 0x00]),
     ...section(10, [0x01, ...leb(body.length), ...body]),
   ]);
+}
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` the SIMD kernels use. */
+export interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: tf.DataId): boolean;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  /**
+   * Emscripten's Module: the single-threaded binary exports its memory, the threaded one keeps it as `wasmMemory`;
+   * `tfjs.getThreadsCount` is the pool size.
+   */
+  wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown; tfjs?: { getThreadsCount?: () => number } };
+}
+
+/** The backend's `WebAssembly.Memory`, which the kernels import, or null when the Module does not expose it. */
+export function backendMemory(backend: WasmBackendLike): WebAssembly.Memory | null {
+  const m = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
+  return m instanceof WebAssembly.Memory ? m : null;
 }
 
 /** An exported kernel: i32 arguments (counts and byte addresses), no result. */

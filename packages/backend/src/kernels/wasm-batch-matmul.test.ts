@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { describe, expect, it } from 'vitest';
 import { installWasmBatchMatMul, matVecOf, uninstallWasmBatchMatMul, wasmBatchMatMulInstalled, type WasmBackendLike } from './wasm-batch-matmul.js';
-import { kernelInstallTests, tensor } from './test-data.js';
+import { kernelInstallTests, maxRelErr, tensor } from './test-data.js';
 
 /** float64 reference: a[..., M, K] · b[..., K, N] with transposes and batch broadcasting of rank-3 operands. */
 function naive(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): { data: Float64Array; shape: number[] } {
@@ -29,16 +29,6 @@ function naive(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): { data: Fl
     }
   }
   return { data: out, shape: [...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)), M, N] };
-}
-
-function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i]));
-    err = Math.max(err, Math.abs(got[i] - want[i]));
-  }
-  return err / Math.max(scale, 1e-30);
 }
 
 // [a shape, b shape, transposeA, transposeB]: every path of the kernel (shared B -> one tall product; batches ->

@@ -11,15 +11,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matVecFor, type MatVecFn } from './wasm-matvec.js';
 import { wasmKernel, wasmKernelOverride } from './override.js';
+import { backendMemory, type WasmBackendLike } from './wasm-asm.js';
 
-/** The parts of tfjs-backend-wasm's `BackendWasm` this kernel uses. */
-export interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(dataId: tf.DataId): boolean;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-  /** Emscripten's Module: the single-threaded binary exports its memory, the threaded one keeps it as wasmMemory. */
-  wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown };
-}
+export type { WasmBackendLike } from './wasm-asm.js';
 
 interface BatchMatMulArgs {
   inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -35,7 +29,7 @@ const MIN_SLICE_FLOPS = 4096;
  * Below this many rows per XNNPACK product, copying and packing the right-hand matrix (K·N per product) costs more
  * than the original loop's M·K·N (greedy generation of `small` ran 3x slower with every such product sent to
  * XNNPACK). Single-token decoding's `x Wᵀ` and one query's attention scores go to the SIMD few-rows kernel
- * (wasm-matvec.ts) instead: 3.5-9x faster than the original loop on [1, 256-768] x [256-4096, 256-768]ᵀ.
+ * (wasm-matvec.ts) instead: 4.6-15x faster than the original loop on [1, 256-768] x [256-4096, 256-768]ᵀ.
  */
 const MIN_ROWS = 16;
 
@@ -45,8 +39,8 @@ function size(shape: readonly number[]): number {
 
 /** The SIMD few-rows kernel on the backend's memory, or null (no SIMD, or a Module without a reachable memory). */
 export function matVecOf(backend: WasmBackendLike): MatVecFn | null {
-  const m = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
-  return m instanceof WebAssembly.Memory ? matVecFor(m) : null;
+  const m = backendMemory(backend);
+  return m === null ? null : matVecFor(m);
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GRAM_KERNEL, GramThreads, gramOnHeap, gramThreadsRunning, packedLength, packFor, packX, packXWasm, splitBlockRows, syrkBytes, syrkFor, wasmGramInstalled } from './wasm-gram.js';
-import { kernelInstallTests, tensor, values } from './test-data.js';
+import { kernelInstallTests, maxRelErr, tensor, values } from './test-data.js';
 
 /** float64 XᵀX of row-major X [n, d]. */
 function naiveGram(x: ArrayLike<number>, n: number, d: number): Float64Array {
@@ -13,16 +13,6 @@ function naiveGram(x: ArrayLike<number>, n: number, d: number): Float64Array {
     }
   }
   return out;
-}
-
-function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i]));
-    err = Math.max(err, Math.abs(got[i] - want[i]));
-  }
-  return err / Math.max(scale, 1e-30);
 }
 
 function isSymmetric(c: ArrayLike<number>, d: number): boolean {

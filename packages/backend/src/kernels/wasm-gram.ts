@@ -25,7 +25,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { wasmKernel } from './override.js';
-import { Code, kernelCache, kernelModule } from './wasm-asm.js';
+import { backendMemory, Code, kernelCache, kernelModule, type WasmBackendLike } from './wasm-asm.js';
 
 /** syrk(Tp, d, p, c, jb0, jb1), see the header. */
 export type SyrkFn = (t: number, d: number, p: number, c: number, jb0: number, jb1: number) => void;
@@ -173,14 +173,15 @@ function syrkSlabs(syrk: SyrkFn, p: number, c: number, n: number, d: number, jb0
 }
 
 /**
- * C = XᵀX (full and symmetric) from the packed X at byte address p into C at byte address c, on one thread: C is
- * zeroed, each slab adds its lower blocks, then the lower triangle is mirrored. `heap` is a Float32Array over the
- * whole memory.
+ * C = XᵀX (full and symmetric) from the packed X at byte address p into C at byte address c: C is zeroed, each slab
+ * adds its lower blocks (on this thread, or split between `team`'s threads), then the lower triangle is mirrored.
+ * `heap` is a Float32Array over the whole memory.
  */
-export function gramOnHeap(syrk: SyrkFn, heap: Float32Array, p: number, c: number, n: number, d: number): void {
+export function gramOnHeap(syrk: SyrkFn, heap: Float32Array, p: number, c: number, n: number, d: number, team: GramThreads | null = null): void {
   const C = heap.subarray(c >> 2, (c >> 2) + d * d);
   C.fill(0);
-  syrkSlabs(syrk, p, c, n, d, 0, d >> 2);
+  if (team === null) syrkSlabs(syrk, p, c, n, d, 0, d >> 2);
+  else team.blockRows(syrk, p, c, n, d);
   mirrorLower(C, d);
 }
 
@@ -277,8 +278,11 @@ parentPort.on('message', (m) => {
 
   /** C = XᵀX as `gramOnHeap` (from the packed X at byte address p), the block rows split between the threads. */
   gram(syrk: SyrkFn, heap: Float32Array, p: number, c: number, n: number, d: number): void {
-    const C = heap.subarray(c >> 2, (c >> 2) + d * d);
-    C.fill(0);
+    gramOnHeap(syrk, heap, p, c, n, d, this);
+  }
+
+  /** Adds every slab's lower blocks to C, the block rows split between the threads; returns when all are done. */
+  blockRows(syrk: SyrkFn, p: number, c: number, n: number, d: number): void {
     const bounds = splitBlockRows(d >> 2, this.threads);
     const slabList = slabs(n, d).map(([, , Tp, off]) => [Tp, off]);
     const seq = ++this.seq;
@@ -296,7 +300,6 @@ parentPort.on('message', (m) => {
         Atomics.wait(this.ctrl, t, v, 1000);
       }
     }
-    mirrorLower(C, d);
   }
 
   /** Stops the workers (they hold the memory). */
@@ -342,24 +345,16 @@ export function stopGramThreads(): void {
  */
 export const GRAM_KERNEL = 'SiftGram';
 
-/** The parts of tfjs-backend-wasm's `BackendWasm` the Gram kernel uses. */
-interface GramBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(dataId: tf.DataId): boolean;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-  wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown; tfjs?: { getThreadsCount?: () => number } };
-}
-
 let threadsBroken = false;
 
 function gramKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
   const x = args.inputs.x;
-  const backend = args.backend as GramBackend;
+  const backend = args.backend as WasmBackendLike;
   if (x?.shape.length !== 2) throw new Error(`${GRAM_KERNEL}: x must be a matrix [n, d], got shape [${String(x?.shape)}]`);
   const [n, d] = x.shape as [number, number];
-  const m = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
-  const syrk = m instanceof WebAssembly.Memory ? syrkFor(m) : null;
-  if (syrk === null || !(m instanceof WebAssembly.Memory) || x.dtype !== 'float32' || d % 8 !== 0) {
+  const m = backendMemory(backend);
+  const syrk = m === null ? null : syrkFor(m);
+  if (m === null || syrk === null || x.dtype !== 'float32' || d % 8 !== 0) {
     // The plain product (Sift's BatchMatMul materialises the transpose and runs XNNPACK).
     const bmm = tf.getKernel('BatchMatMul', 'wasm');
     return bmm.kernelFunc({ inputs: { a: x, b: x }, attrs: { transposeA: true, transposeB: false }, backend: args.backend as tf.KernelBackend }) as tf.TensorInfo;
