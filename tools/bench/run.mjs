@@ -15,6 +15,11 @@ const filter = args.find((a) => !a.startsWith('--')) ?? '';
 const build = spawnSync(join(root, 'node_modules/.bin/tsc'), ['-b', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(1);
 
+// The same-run references need Debian's Python with torch, numpy (OpenBLAS) and scikit-learn (the GBDT row): install
+// the missing ones with apt-get when this process may (root, or passwordless sudo), else say why and go on (those rows
+// then read n/a with the reason).
+ensurePythonReferences();
+
 const files = [];
 for (const group of ['packages', 'apps']) {
   if (!existsSync(join(root, group))) continue;
@@ -82,4 +87,26 @@ if (write) {
 if (failed > 0) {
   process.stdout.write(`\n${failed} benchmark file(s) failed\n`);
   process.exit(1);
+}
+
+function ensurePythonReferences() {
+  const python = '/usr/bin/python3';
+  const wanted = [['torch', 'python3-torch'], ['numpy', 'python3-numpy'], ['sklearn', 'python3-sklearn']];
+  const has = (mod) => spawnSync(python, ['-c', `import ${mod}`], { stdio: 'ignore' }).status === 0;
+  const missing = wanted.filter(([mod]) => !has(mod));
+  if (missing.length === 0) return;
+  const pkgs = [...missing.map(([, pkg]) => pkg), 'libopenblas0-pthread'];
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const cmd = asRoot ? ['apt-get'] : ['sudo', '-n', 'apt-get'];
+  process.stderr.write(`bench: ${python} lacks ${missing.map(([mod]) => mod).join(', ')}; installing ${pkgs.join(' ')} with apt-get ...\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = spawnSync(cmd[0], [...cmd.slice(1), 'update', '-qq'], { stdio: 'inherit', env });
+  const install = update.status === 0
+    ? spawnSync(cmd[0], [...cmd.slice(1), 'install', '-y', '-qq', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env })
+    : update;
+  const still = wanted.filter(([mod]) => !has(mod)).map(([mod]) => mod);
+  if (still.length === 0) return;
+  process.stderr.write(`bench: cannot install the Python references (${cmd.join(' ')} install ${pkgs.join(' ')} ` +
+    `${install.error === undefined ? `exited ${String(install.status)}` : `failed: ${install.error.message}`}); ` +
+    `rows that need ${still.join(', ')} report n/a and the reason\n`);
 }

@@ -178,7 +178,7 @@ export function pruneLayer(input: PruneLayerInput, options: Partial<PruneOptions
   let loss: number | null = null;
   if (method.updatesWeights) {
     const r = sparsegptPrune({
-      weight: dense, rows, cols, hessian: hessianOf(moments!), nm: o.nm, sparsity: o.sparsity, blockSize: o.blockSize,
+      weight: dense, rows, cols, hessian: hessianOf(moments!), hessianOwned: true, nm: o.nm, sparsity: o.sparsity, blockSize: o.blockSize,
       dampPercent: o.dampPercent, salient: sal, name,
     });
     pruned = r.weight;

@@ -1,12 +1,11 @@
 /**
- * The float64 gemm micro-kernel in WebAssembly SIMD (f64x2): a 312-byte module, assembled below from its
- * instructions, that computes the same 4×4 register tile as gemm.ts's JavaScript kernel. Each accumulator gets the same
- * products added in the same order, and wasm rounds each f64x2 lane as a scalar double op (no FMA), so results are
- * bit-identical to the JavaScript kernel. It runs 5-7x faster: 12-18 GFLOP/s against 2-3.5 on V8. The packing buffers
- * live in the module's memory, so the kernel reads them in place.
+ * The float64 gemm tile kernel in WebAssembly SIMD (f64x2): a module of two functions, assembled below from their
+ * instructions, on a memory it imports (shared where worker threads can run tiles on it too).
  *
- * The function, in WAT terms: `micro(K, a, b, out)` with byte addresses a (packed op(A) micro-panel, 4 doubles per
- * step), b (packed op(B) micro-panel, 4 doubles per step) and out (16 doubles, the 4×4 tile row-major):
+ * `micro(K, a, b, out)` computes the same 4×4 register tile as gemm.ts's JavaScript kernel, with byte addresses a
+ * (packed op(A) micro-panel, 4 doubles per step), b (packed op(B) micro-panel, 4 doubles per step) and out (16
+ * doubles, the tile row-major). Each accumulator gets the same products added in the same order, and wasm rounds each
+ * f64x2 lane as a scalar double op (no FMA), so results are bit-identical to the JavaScript kernel:
  *
  *   block  (br_if 0 (i32.eqz K))
  *     loop
@@ -17,21 +16,21 @@
  *     end
  *   end
  *   for j in 0..7: v128.store offset=16j out c[j]
+ *
+ * `tiles(list, t0, t1)` runs `micro` for the tiles t0 … t1−1 of a tile list (4 i32 per tile: K, a, b, out), so one
+ * call from JavaScript covers thousands of tiles and a worker thread can take a range of them:
+ *
+ *   block  (br_if 0 (i32.ge_u t0 t1))
+ *     p = list + 16·t0
+ *     loop
+ *       call micro (i32.load p) (i32.load offset=4 p) (i32.load offset=8 p) (i32.load offset=12 p)
+ *       p += 16; br_if 0 ((t0 = t0 + 1) < t1)
+ *     end
+ *   end
  */
 
-/** The instantiated kernel and its buffers. */
-export interface WasmMicro {
-  /** micro(K, aByte, bByte, outByte): out[0..16) = Σ_p a[p, 0:4]ᵀ b[p, 0:4] (row-major 4×4). */
-  readonly micro: (k: number, a: number, b: number, out: number) => void;
-  /** Packing buffers and the 16-double tile, views on the module's memory (which never grows). */
-  readonly packA: Float64Array;
-  readonly packB: Float64Array;
-  readonly out: Float64Array;
-  /** Byte offsets of packA, packB and out in the memory. */
-  readonly aOff: number;
-  readonly bOff: number;
-  readonly outOff: number;
-}
+/** `tiles(list, t0, t1)`: runs the tiles [t0, t1) of the list at byte address `list`. */
+export type TilesFn = (list: number, t0: number, t1: number) => void;
 
 function leb(n: number): number[] {
   const out: number[] = [];
@@ -45,8 +44,8 @@ function leb(n: number): number[] {
   return out;
 }
 
-/** The module's bytes, for a memory of `pages` 64 KiB pages. */
-export function microKernelBytes(pages: number): Uint8Array<ArrayBuffer> {
+/** The body of `micro` (function 0). */
+function microBody(): number[] {
   const SIMD = 0xfd;
   const ALIGN8 = 3; // memarg alignment exponent: 8-byte aligned (panels are double arrays, not 16-byte aligned)
   const code: number[] = [];
@@ -89,40 +88,65 @@ export function microKernelBytes(pages: number): Uint8Array<ArrayBuffer> {
     code.push(SIMD, 0x0b, ALIGN8, 16 * j); // v128.store
   }
   code.push(0x0b);
-  const body = [0x01, 11, 0x7b, ...code]; // 11 locals of type v128
+  return [0x01, 11, 0x7b, ...code]; // 11 locals of type v128
+}
+
+/** The body of `tiles` (function 1). */
+function tilesBody(): number[] {
+  // Locals: 0 list, 1 t0, 2 t1 (params); 3 p.
+  const code: number[] = [0x02, 0x40, 0x20, 1, 0x20, 2, 0x4f, 0x0d, 0]; // block; t0 >= t1 (u): br_if 0
+  code.push(0x20, 0, 0x20, 1, 0x41, 4, 0x74, 0x6a, 0x21, 3); // p = list + (t0 << 4)
+  code.push(0x03, 0x40); // loop
+  for (const off of [0, 4, 8, 12]) code.push(0x20, 3, 0x28, 2, off); // i32.load align=4 offset
+  code.push(0x10, 0); // call micro
+  code.push(0x20, 3, 0x41, 16, 0x6a, 0x21, 3); // p += 16
+  code.push(0x20, 1, 0x41, 1, 0x6a, 0x22, 1, 0x20, 2, 0x49, 0x0d, 0); // t0 = t0 + 1; br_if 0 (t0 < t1)
+  code.push(0x0b, 0x0b, 0x0b); // end loop; end block; end
+  return [0x01, 0x01, 0x7f, ...code]; // 1 local of type i32
+}
+
+/** The module's bytes, importing `env.memory` of exactly `pages` 64 KiB pages (`shared` must match the memory). */
+export function gemmKernelBytes(pages: number, shared: boolean): Uint8Array<ArrayBuffer> {
   const section = (id: number, content: number[]): number[] => [id, ...leb(content.length), ...content];
   const name = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
+  const micro = microBody();
+  const tiles = tilesBody();
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [0x01, 0x60, 0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x00]), // type: (i32 i32 i32 i32) -> ()
-    ...section(3, [0x01, 0x00]), // function 0 has type 0
-    ...section(5, [0x01, 0x00, ...leb(pages)]), // memory: min pages, no max
-    ...section(7, [0x02, ...name('mem'), 0x02, 0x00, ...name('micro'), 0x00, 0x00]),
-    ...section(10, [0x01, ...leb(body.length), ...body]),
+    // types: 0 (i32 i32 i32 i32) -> (), 1 (i32 i32 i32) -> ()
+    ...section(1, [0x02, 0x60, 0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x00, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00]),
+    // import env.memory: limits flag 1 (min and max) or 3 (shared, min and max)
+    ...section(2, [0x01, ...name('env'), ...name('memory'), 0x02, shared ? 0x03 : 0x01, ...leb(pages), ...leb(pages)]),
+    ...section(3, [0x02, 0x00, 0x01]), // function 0 has type 0, function 1 type 1
+    ...section(7, [0x02, ...name('micro'), 0x00, 0x00, ...name('tiles'), 0x00, 0x01]),
+    ...section(10, [0x02, ...leb(micro.length), ...micro, ...leb(tiles.length), ...tiles]),
   ]);
 }
 
+/** The kernel instantiated on its memory. */
+export interface WasmTiles {
+  readonly memory: WebAssembly.Memory;
+  /** The module's bytes (workers instantiate the same module on the same memory). */
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly tiles: TilesFn;
+  readonly micro: (k: number, a: number, b: number, out: number) => void;
+}
+
 /**
- * Instantiates the kernel with room for packing buffers of `aLen` and `bLen` doubles, or returns null where
- * WebAssembly or its SIMD extension is missing (callers keep the JavaScript kernel).
+ * Instantiates the kernel on a new memory of `pages` pages (shared when `shared`), or returns null where WebAssembly,
+ * its SIMD extension or shared memory is missing (callers keep the JavaScript kernel).
  */
-export function createWasmMicro(aLen: number, bLen: number): WasmMicro | null {
+export function createWasmTiles(pages: number, shared: boolean): WasmTiles | null {
   if (typeof WebAssembly !== 'object') return null;
-  const bOff = 0;
-  const aOff = 8 * bLen;
-  const outOff = aOff + 8 * aLen;
-  const pages = Math.ceil((outOff + 8 * 16) / 65536);
-  const bytes = microKernelBytes(pages);
+  const bytes = gemmKernelBytes(pages, shared);
   try {
     if (!WebAssembly.validate(bytes)) return null;
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    const mem = instance.exports.mem as WebAssembly.Memory;
-    const micro = instance.exports.micro as (k: number, a: number, b: number, out: number) => void;
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
     return {
-      micro, aOff, bOff, outOff,
-      packA: new Float64Array(mem.buffer, aOff, aLen),
-      packB: new Float64Array(mem.buffer, bOff, bLen),
-      out: new Float64Array(mem.buffer, outOff, 16),
+      memory, bytes,
+      tiles: instance.exports.tiles as TilesFn,
+      micro: instance.exports.micro as (k: number, a: number, b: number, out: number) => void,
     };
   } catch {
     return null; // e.g. a content security policy without 'wasm-unsafe-eval'

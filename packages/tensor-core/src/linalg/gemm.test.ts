@@ -1,12 +1,12 @@
 /**
  * The packed gemm kernel against a naive triple loop, for every transpose and structure flag, on sizes that are not
- * multiples of the 4×4 tile and that cross the KC = 256 / MC = 64 packing blocks. Tolerance: 1e-12 relative (float64,
+ * multiples of the 4×4 tile and that cross the KC = 512 / MC = 64 packing blocks. Tolerance: 1e-12 relative (float64,
  * sums of <= 300 products in a different order).
  */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../random/rng.js';
-import { microKernelBytes } from './gemm-wasm.js';
-import { type GemmStructure, gemm, rankOneRowsF64, setGemmKernel } from './gemm.js';
+import { gemmKernelBytes } from './gemm-wasm.js';
+import { type GemmStructure, gemm, hostThreadsReady, rankOneRowsF64, setGemmKernel, setHostThreads } from './gemm.js';
 import { naiveMatMul, relMaxDiff } from './reference.js';
 
 function rand(n: number, rng: Rng): Float64Array {
@@ -30,7 +30,7 @@ function structured(x: Float64Array, r: number, c: number, tri: 'lower' | 'upper
 }
 
 describe('gemm (packed float64 kernel)', () => {
-  const cases: [number, number, number][] = [[1, 1, 1], [3, 5, 2], [7, 9, 13], [70, 66, 300], [65, 130, 257]];
+  const cases: [number, number, number][] = [[1, 1, 1], [3, 5, 2], [7, 9, 13], [70, 66, 300], [65, 130, 530]];
   const rng = new Rng('gemm');
   for (const [m, n, k] of cases) {
     for (const transA of [false, true]) {
@@ -105,7 +105,8 @@ describe('gemm (packed float64 kernel)', () => {
 
 describe('gemm micro-kernels', () => {
   it('the wasm SIMD kernel runs here and is bit-identical to the JavaScript kernel (transposes, structures, edges)', () => {
-    expect(WebAssembly.validate(microKernelBytes(1))).toBe(true);
+    expect(WebAssembly.validate(gemmKernelBytes(1, false))).toBe(true);
+    expect(WebAssembly.validate(gemmKernelBytes(1, true))).toBe(true);
     expect(setGemmKernel('wasm')).toBe('wasm'); // Node 20 has wasm SIMD
     const rng = new Rng('kernels');
     const structures: GemmStructure[] = [{}, { cLowerFrom: 0 }, { cLowerFrom: 5 }, { aTri: 'lower' }, { aTri: 'upper', bTri: 'lower' }, { bTri: 'upper', cLowerFrom: 2 }];
@@ -134,6 +135,48 @@ describe('gemm micro-kernels', () => {
     } finally {
       setGemmKernel('wasm');
     }
+  });
+});
+
+describe('gemm on host threads', () => {
+  it('worker threads run tiles on the shared memory and give bit-identical results for 1, 2 and 3 threads', async () => {
+    const rng = new Rng('threads');
+    // Big enough that every list crosses PARALLEL_MIN_WORK (and m crosses the MB = 1024-row list boundary), plus the
+    // structures Cholesky and the triangular inverse use.
+    const cases: [number, number, number, GemmStructure][] = [
+      [1100, 260, 600, {}], [700, 700, 256, { cLowerFrom: 0 }], [600, 300, 600, { aTri: 'lower' }], [300, 600, 300, { bTri: 'lower' }],
+    ];
+    const inputs = cases.map(([m, n, k]) => ({ a: rand(m * k, rng), b: rand(k * n, rng), c0: rand(m * n, rng) }));
+    const results: Float64Array[][] = [];
+    try {
+      for (const threads of [1, 2, 3]) {
+        expect(setHostThreads(threads)).toBe(threads);
+        expect(await hostThreadsReady()).toBe(threads);
+        results.push(cases.map(([m, n, k, s], i) => {
+          const c = inputs[i].c0.slice();
+          gemm(m, n, k, 0.5, { data: inputs[i].a, off: 0, ld: k, trans: false }, { data: inputs[i].b, off: 0, ld: n, trans: false }, 1, { data: c, off: 0, ld: n }, s);
+          return c;
+        }));
+      }
+    } finally {
+      setHostThreads('auto');
+    }
+    for (const i of cases.keys()) {
+      for (const r of results.slice(1)) {
+        let same = true;
+        for (let j = 0; j < r[i].length; j++) if (!Object.is(r[i][j], results[0][i][j])) same = false;
+        expect(same, `case ${i}: threads differ from one thread`).toBe(true);
+      }
+    }
+    // And the threaded result is right: the unstructured case against the naive product.
+    const [m0, n0, k0] = cases[0];
+    const ref = naiveMatMul(inputs[0].a, inputs[0].b, m0, k0, n0).map((v, j) => inputs[0].c0[j] + 0.5 * v);
+    expect(relMaxDiff(results[1][0], ref)).toBeLessThan(1e-12);
+  });
+
+  it('setHostThreads rejects counts that are not positive integers', () => {
+    expect(() => setHostThreads(0)).toThrow(/positive integer or 'auto'/);
+    expect(() => setHostThreads(1.5)).toThrow(/positive integer or 'auto'/);
   });
 });
 

@@ -5,8 +5,10 @@
  * blocks, both as 4-wide interleaved micro-panels, and a 4×4 register-tiled micro-kernel runs over the packed data
  * with one contiguous index. In plain JavaScript (scalar doubles, no SIMD) that reaches 2-3.5 GFLOP/s; 4×4 was the
  * fastest of 2×4 ... 6×4 tiles measured on V8 (Node 20). Where WebAssembly SIMD exists (Node, current browsers) the
- * tile runs in a 312-byte wasm kernel over f64x2 (gemm-wasm.ts): bit-identical, and the whole gemm runs at ~10
- * GFLOP/s (1024³ on one core, against 2.3-2.8 with the JavaScript tile, which stays as the reference and fallback).
+ * tile runs in a wasm kernel over f64x2 (gemm-wasm.ts): bit-identical, and the whole gemm runs at 10-23 GFLOP/s on
+ * one core (1024³; 2.3-5.5 with the JavaScript tile, which stays as the reference and fallback). The tiles of each
+ * packed block go into a list that one wasm call runs; in Node, worker threads take shares of the list on the
+ * kernel's shared memory (gemm-threads.ts, `setHostThreads`): 1024³ at 37-42 GFLOP/s on 2 cores, bit-identical.
  *
  * Every linalg routine (Cholesky, triangular inverse, LAUUM, triangular solve) is written as a few calls of `gemm`
  * plus an unblocked kernel on a small diagonal block. Exported as `gemmF64` for host float64 loops elsewhere (the lazy
@@ -41,20 +43,51 @@ export interface GemmStructure {
   bTri?: 'lower' | 'upper';
 }
 
-import { createWasmMicro } from './gemm-wasm.js';
+import { type WasmTiles, createWasmTiles } from './gemm-wasm.js';
+import { GemmTeam, availableCores, teamsSupported } from './gemm-threads.js';
 
 const MR = 4;
 const NR = 4;
-const KC = 256;
+const KC = 512;
 const MC = 64;
 const NC = 1024;
+/** Rows of op(A) packed per tile list (a multiple of MC): the list then holds at most MB/MR · NC/NR tiles. */
+const MB = 1024;
+const MAX_TILES = (MB / MR) * (NC / NR);
+/**
+ * Lists with fewer K steps than this (~1 MFLOP, ~50 µs on one core) run on the calling thread alone: waking a worker
+ * and waiting for it costs more than it saves.
+ */
+const PARALLEL_MIN_WORK = 32_768;
 
-// The wasm SIMD micro-kernel where the runtime has one (bit-identical to `micro` below, 5-7x faster), and the
-// packing buffers, reused across calls (single-threaded JS: no reentrancy): in the kernel's memory when it exists.
-const wasm = createWasmMicro(MC * KC, NC * KC);
+// One memory holds everything the tiles read and write, in doubles: packed op(B) [KC × NC], packed op(A) [MB × KC],
+// the tile outputs (16 doubles each) and the tile list (4 int32 each: K, and the byte addresses of A, B and out).
+const B_AT = 0;
+const A_AT = B_AT + NC * KC;
+const OUT_AT = A_AT + MB * KC;
+const LIST_BYTE = 8 * (OUT_AT + 16 * MAX_TILES);
+const BYTES = LIST_BYTE + 16 * MAX_TILES;
+const PAGES = Math.ceil(BYTES / 65536);
+
+// The wasm SIMD kernel where the runtime has one (bit-identical to `microJs` below, 5-7x faster), on shared memory
+// where worker threads can join in. Everything is module state: gemm is synchronous and not reentrant.
+const wasm: WasmTiles | null = createWasmTiles(PAGES, teamsSupported()) ?? createWasmTiles(PAGES, false);
+const heap = wasm?.memory.buffer ?? new ArrayBuffer(PAGES * 65536);
+const f64 = new Float64Array(heap);
+const list = new Int32Array(heap, LIST_BYTE, 4 * MAX_TILES);
+// Per tile, for adding it into C: its first element's index in C, and (partial tiles) rows, columns and band.
+const tileC = new Int32Array(MAX_TILES);
+const tileRows = new Int32Array(MAX_TILES);
+const tileCols = new Int32Array(MAX_TILES);
+const tileBand = new Int32Array(MAX_TILES);
+const tileWork = new Float64Array(MAX_TILES);
 let useWasm = wasm !== null;
-const packA = wasm?.packA ?? new Float64Array(MC * KC);
-const packB = wasm?.packB ?? new Float64Array(NC * KC);
+let team: GemmTeam | null = null;
+let threadsWanted = defaultThreads();
+
+function defaultThreads(): number {
+  return wasm !== null && wasm.memory.buffer instanceof SharedArrayBuffer ? Math.min(availableCores(), 8) : 1;
+}
 
 /**
  * Selects the micro-kernel of every later gemm call: `'wasm'` (WebAssembly SIMD, the default where available) or
@@ -67,8 +100,49 @@ export function setGemmKernel(kernel: 'wasm' | 'js'): 'wasm' | 'js' {
 }
 
 /**
+ * Sets how many threads run the float64 host gemm, and with it the host linear algebra built on it (Cholesky,
+ * inverses, SparseGPT's and GPTQ's block updates); `'auto'` (the default) is the cores Node reports, at most 8.
+ * Threads other than the calling one are Node worker threads on the kernel's shared memory; where there are none
+ * (browsers, the JavaScript kernel) gemm runs on the calling thread whatever is set. Results are bit-identical for any
+ * count. Returns the count now in effect.
+ * @example
+ * setHostThreads(1);       // single-threaded host linear algebra (e.g. beside other work on the cores)
+ * setHostThreads('auto');
+ */
+export function setHostThreads(threads: number | 'auto'): number {
+  if (threads !== 'auto' && (!Number.isInteger(threads) || threads < 1)) {
+    throw new RangeError(`setHostThreads: threads must be a positive integer or 'auto', got ${String(threads)}`);
+  }
+  const n = threads === 'auto' ? defaultThreads() : Math.min(threads, 16);
+  threadsWanted = wasm !== null && wasm.memory.buffer instanceof SharedArrayBuffer ? n : 1;
+  if (team !== null && team.threads !== threadsWanted) {
+    team.terminate();
+    team = null;
+  }
+  return threadsWanted;
+}
+
+/** The team for the current setting (started on first use), or null for one thread. */
+function currentTeam(): GemmTeam | null {
+  if (threadsWanted < 2 || wasm === null || !useWasm) return null;
+  if (team === null) {
+    try {
+      team = new GemmTeam(wasm.memory, wasm.bytes, threadsWanted, wasm.tiles);
+    } catch {
+      threadsWanted = 1; // no worker_threads after all: stay on this thread
+      return null;
+    }
+  }
+  return team;
+}
+
+/**
  * C [m, n] := beta·C + alpha·op(A)[m, k]·op(B)[k, n]. `beta` is 0 (C is overwritten; with `cLowerFrom`, only the
  * computed part) or 1. Views must not overlap C.
+ *
+ * For each [KC × NC] block of op(B) and each MB rows of op(A), the 4×4 tiles that structure does not skip go into a
+ * list; the list's tiles are computed (split between threads, or in JavaScript) into their own outputs, then each is
+ * added into C as alpha · tile. Every C entry gets the same additions in the same order as with one tile at a time.
  */
 export function gemm(
   m: number, n: number, k: number, alpha: number, a: Operand, b: Operand, beta: 0 | 1, c: View, s: GemmStructure = {},
@@ -83,7 +157,6 @@ export function gemm(
     }
   }
   if (m <= 0 || n <= 0 || k <= 0 || alpha === 0) return;
-  const tile = useWasm ? microWasm : micro;
 
   for (let jc = 0; jc < n; jc += NC) {
     const nc = Math.min(NC, n - jc);
@@ -91,47 +164,103 @@ export function gemm(
       const kc = Math.min(KC, k - pc);
       // Which columns of this block can be non-zero at all in this kc slice (bTri) is handled per tile below.
       packPanelB(b, pc, kc, jc, nc, s.bTri);
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = Math.min(MC, m - ic);
-        if (lowerFrom !== undefined && jc > ic + mc - 1 + lowerFrom) continue; // block entirely above the band
-        if (s.aTri === 'lower' && pc > ic + mc - 1) continue; // op(A) rows ic.. are zero from p > i on
-        if (s.aTri === 'upper' && pc + kc - 1 < ic) continue;
-        packPanelA(a, ic, mc, pc, kc, s.aTri);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const j0 = jc + jr;
-          const nValid = Math.min(NR, n - j0);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const i0 = ic + ir;
-            if (lowerFrom !== undefined && j0 > i0 + MR - 1 + lowerFrom) continue;
-            let pLo = pc;
-            let pHi = pc + kc;
-            if (s.aTri === 'lower') pHi = Math.min(pHi, i0 + MR);
-            else if (s.aTri === 'upper') pLo = Math.max(pLo, i0);
-            if (s.bTri === 'lower') pLo = Math.max(pLo, j0);
-            else if (s.bTri === 'upper') pHi = Math.min(pHi, j0 + NR);
-            if (pLo >= pHi) continue;
-            const mValid = Math.min(MR, m - i0);
-            const partial = mValid < MR || nValid < NR || (lowerFrom !== undefined && j0 + NR - 1 > i0 + lowerFrom);
-            tile(
-              pHi - pLo, packA, ir * kc + (pLo - pc) * MR, packB, jr * kc + (pLo - pc) * NR, alpha, cd,
-              c.off + i0 * c.ld + j0, c.ld, partial, mValid, nValid, lowerFrom === undefined ? NR : i0 + lowerFrom - j0,
-            );
+      for (let ib = 0; ib < m; ib += MB) {
+        let count = 0;
+        let work = 0;
+        for (let ic = ib; ic < Math.min(m, ib + MB); ic += MC) {
+          const mc = Math.min(MC, m - ic);
+          if (lowerFrom !== undefined && jc > ic + mc - 1 + lowerFrom) continue; // block entirely above the band
+          if (s.aTri === 'lower' && pc > ic + mc - 1) continue; // op(A) rows ic.. are zero from p > i on
+          if (s.aTri === 'upper' && pc + kc - 1 < ic) continue;
+          const aBase = A_AT + (ic - ib) * kc;
+          packPanelA(a, ic, mc, pc, kc, s.aTri, aBase);
+          for (let jr = 0; jr < nc; jr += NR) {
+            const j0 = jc + jr;
+            const nValid = Math.min(NR, n - j0);
+            for (let ir = 0; ir < mc; ir += MR) {
+              const i0 = ic + ir;
+              if (lowerFrom !== undefined && j0 > i0 + MR - 1 + lowerFrom) continue;
+              let pLo = pc;
+              let pHi = pc + kc;
+              if (s.aTri === 'lower') pHi = Math.min(pHi, i0 + MR);
+              else if (s.aTri === 'upper') pLo = Math.max(pLo, i0);
+              if (s.bTri === 'lower') pLo = Math.max(pLo, j0);
+              else if (s.bTri === 'upper') pHi = Math.min(pHi, j0 + NR);
+              if (pLo >= pHi) continue;
+              const mValid = Math.min(MR, m - i0);
+              const partial = mValid < MR || nValid < NR || (lowerFrom !== undefined && j0 + NR - 1 > i0 + lowerFrom);
+              const q = 4 * count;
+              list[q] = pHi - pLo;
+              list[q + 1] = 8 * (aBase + ir * kc + (pLo - pc) * MR);
+              list[q + 2] = 8 * (B_AT + jr * kc + (pLo - pc) * NR);
+              list[q + 3] = 8 * (OUT_AT + 16 * count);
+              tileC[count] = c.off + i0 * c.ld + j0;
+              tileRows[count] = partial ? mValid : -1;
+              tileCols[count] = nValid;
+              tileBand[count] = lowerFrom === undefined ? NR : i0 + lowerFrom - j0;
+              work += pHi - pLo;
+              tileWork[count] = work;
+              count++;
+            }
           }
         }
+        if (count === 0) continue;
+        runTiles(count, work);
+        addTiles(count, alpha, cd, c.ld);
       }
     }
   }
 }
 
-/** Packs op(A)[ic:ic+mc, pc:pc+kc] as MR-row micro-panels, p-major inside each: packA[ir*kc + p*MR + r]. */
-function packPanelA(a: Operand, ic: number, mc: number, pc: number, kc: number, tri: 'lower' | 'upper' | undefined): void {
+/** Computes the listed tiles' outputs: on the wasm kernel (split between threads when worth it) or in JavaScript. */
+function runTiles(count: number, work: number): void {
+  if (!useWasm || wasm === null) {
+    for (let t = 0; t < count; t++) {
+      const q = 4 * t;
+      microJs(list[q], list[q + 1] >> 3, list[q + 2] >> 3, list[q + 3] >> 3);
+    }
+    return;
+  }
+  const tm = work >= PARALLEL_MIN_WORK ? currentTeam() : null;
+  if (tm !== null && tm.readyWorkers() > 0) tm.run(LIST_BYTE, count, tileWork);
+  else wasm.tiles(LIST_BYTE, 0, count);
+}
+
+/** C += alpha · tile for every listed tile (partial tiles: only their valid rows, columns and band). */
+function addTiles(count: number, alpha: number, cd: Float64Array, ldc: number): void {
+  for (let t = 0; t < count; t++) {
+    const o = OUT_AT + 16 * t;
+    const ci = tileC[t];
+    if (tileRows[t] < 0) {
+      let r = ci;
+      cd[r] += alpha * f64[o]; cd[r + 1] += alpha * f64[o + 1]; cd[r + 2] += alpha * f64[o + 2]; cd[r + 3] += alpha * f64[o + 3];
+      r += ldc;
+      cd[r] += alpha * f64[o + 4]; cd[r + 1] += alpha * f64[o + 5]; cd[r + 2] += alpha * f64[o + 6]; cd[r + 3] += alpha * f64[o + 7];
+      r += ldc;
+      cd[r] += alpha * f64[o + 8]; cd[r + 1] += alpha * f64[o + 9]; cd[r + 2] += alpha * f64[o + 10]; cd[r + 3] += alpha * f64[o + 11];
+      r += ldc;
+      cd[r] += alpha * f64[o + 12]; cd[r + 1] += alpha * f64[o + 13]; cd[r + 2] += alpha * f64[o + 14]; cd[r + 3] += alpha * f64[o + 15];
+      continue;
+    }
+    const mValid = tileRows[t];
+    const nValid = tileCols[t];
+    const band = tileBand[t];
+    for (let i = 0; i < mValid; i++) {
+      const jEnd = Math.min(nValid, i + band + 1);
+      for (let j = 0; j < jEnd; j++) cd[ci + i * ldc + j] += alpha * f64[o + i * 4 + j];
+    }
+  }
+}
+
+/** Packs op(A)[ic:ic+mc, pc:pc+kc] as MR-row micro-panels from f64[at], p-major inside each: f64[at + ir*kc + p*MR + r]. */
+function packPanelA(a: Operand, ic: number, mc: number, pc: number, kc: number, tri: 'lower' | 'upper' | undefined, at: number): void {
   const d = a.data;
   for (let ir = 0; ir < mc; ir += MR) {
-    const base = ir * kc;
+    const base = at + ir * kc;
     for (let r = 0; r < MR; r++) {
       const i = ic + ir + r;
       if (ir + r >= mc) {
-        for (let p = 0; p < kc; p++) packA[base + p * MR + r] = 0;
+        for (let p = 0; p < kc; p++) f64[base + p * MR + r] = 0;
         continue;
       }
       // Non-zero p range of row i (structure), relative to pc.
@@ -139,28 +268,28 @@ function packPanelA(a: Operand, ic: number, mc: number, pc: number, kc: number, 
       let hi = kc;
       if (tri === 'lower') hi = Math.max(0, Math.min(kc, i - pc + 1));
       else if (tri === 'upper') lo = Math.min(kc, Math.max(0, i - pc));
-      for (let p = 0; p < lo; p++) packA[base + p * MR + r] = 0;
+      for (let p = 0; p < lo; p++) f64[base + p * MR + r] = 0;
       if (a.trans) {
         let src = a.off + (pc + lo) * a.ld + i;
-        for (let p = lo; p < hi; p++, src += a.ld) packA[base + p * MR + r] = d[src];
+        for (let p = lo; p < hi; p++, src += a.ld) f64[base + p * MR + r] = d[src];
       } else {
         const src = a.off + i * a.ld + pc;
-        for (let p = lo; p < hi; p++) packA[base + p * MR + r] = d[src + p];
+        for (let p = lo; p < hi; p++) f64[base + p * MR + r] = d[src + p];
       }
-      for (let p = hi; p < kc; p++) packA[base + p * MR + r] = 0;
+      for (let p = hi; p < kc; p++) f64[base + p * MR + r] = 0;
     }
   }
 }
 
-/** Packs op(B)[pc:pc+kc, jc:jc+nc] as NR-column micro-panels: packB[jr*kc + p*NR + c]. */
+/** Packs op(B)[pc:pc+kc, jc:jc+nc] as NR-column micro-panels: f64[B_AT + jr*kc + p*NR + c]. */
 function packPanelB(b: Operand, pc: number, kc: number, jc: number, nc: number, tri: 'lower' | 'upper' | undefined): void {
   const d = b.data;
   for (let jr = 0; jr < nc; jr += NR) {
-    const base = jr * kc;
+    const base = B_AT + jr * kc;
     for (let cc = 0; cc < NR; cc++) {
       const j = jc + jr + cc;
       if (jr + cc >= nc) {
-        for (let p = 0; p < kc; p++) packB[base + p * NR + cc] = 0;
+        for (let p = 0; p < kc; p++) f64[base + p * NR + cc] = 0;
         continue;
       }
       // op(B)[p, j] non-zero for p in [lo, hi) relative to pc.
@@ -168,27 +297,26 @@ function packPanelB(b: Operand, pc: number, kc: number, jc: number, nc: number, 
       let hi = kc;
       if (tri === 'lower') lo = Math.min(kc, Math.max(0, j - pc));
       else if (tri === 'upper') hi = Math.max(0, Math.min(kc, j - pc + 1));
-      for (let p = 0; p < lo; p++) packB[base + p * NR + cc] = 0;
+      for (let p = 0; p < lo; p++) f64[base + p * NR + cc] = 0;
       if (b.trans) {
         const src = b.off + j * b.ld + pc;
-        for (let p = lo; p < hi; p++) packB[base + p * NR + cc] = d[src + p];
+        for (let p = lo; p < hi; p++) f64[base + p * NR + cc] = d[src + p];
       } else {
         let src = b.off + (pc + lo) * b.ld + j;
-        for (let p = lo; p < hi; p++, src += b.ld) packB[base + p * NR + cc] = d[src];
+        for (let p = lo; p < hi; p++, src += b.ld) f64[base + p * NR + cc] = d[src];
       }
-      for (let p = hi; p < kc; p++) packB[base + p * NR + cc] = 0;
+      for (let p = hi; p < kc; p++) f64[base + p * NR + cc] = 0;
     }
   }
 }
 
 /**
- * The 4×4 micro-kernel: C[0:4, 0:4] += alpha · Σ_p a[p, 0:4]ᵀ b[p, 0:4] over K packed steps. With `partial`, only
- * rows < mValid, columns < nValid and (lower band) columns j <= i + band are written.
+ * The 4×4 micro-kernel in JavaScript: f64[out .. out+16) = Σ_p a[p, 0:4]ᵀ b[p, 0:4] (row-major) over K packed steps
+ * from f64[ia] and f64[ib] (element indices). The reference for the wasm kernel, and the fallback where it is missing.
  */
-function micro(
-  K: number, ap: Float64Array, ia0: number, bp: Float64Array, ib0: number, alpha: number, c: Float64Array, ci: number,
-  ldc: number, partial: boolean, mValid: number, nValid: number, band: number,
-): void {
+function microJs(K: number, ia0: number, ib0: number, out: number): void {
+  const ap = f64;
+  const bp = f64;
   let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
   let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
   let ia = ia0;
@@ -203,37 +331,11 @@ function micro(
     ia += 4;
     ib += 4;
   }
-  if (!partial) {
-    let r = ci;
-    c[r] += alpha * c00; c[r + 1] += alpha * c01; c[r + 2] += alpha * c02; c[r + 3] += alpha * c03;
-    r += ldc;
-    c[r] += alpha * c10; c[r + 1] += alpha * c11; c[r + 2] += alpha * c12; c[r + 3] += alpha * c13;
-    r += ldc;
-    c[r] += alpha * c20; c[r + 1] += alpha * c21; c[r + 2] += alpha * c22; c[r + 3] += alpha * c23;
-    r += ldc;
-    c[r] += alpha * c30; c[r + 1] += alpha * c31; c[r + 2] += alpha * c32; c[r + 3] += alpha * c33;
-    return;
-  }
-  addTile([c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33], alpha, c, ci, ldc, mValid, nValid, band);
-}
-
-/** C[i, j] += alpha · acc[4i + j] for rows i < mValid and columns j < nValid with j <= i + band (a partial tile). */
-function addTile(acc: ArrayLike<number>, alpha: number, c: Float64Array, ci: number, ldc: number, mValid: number, nValid: number, band: number): void {
-  for (let i = 0; i < mValid; i++) {
-    const jEnd = Math.min(nValid, i + band + 1);
-    for (let j = 0; j < jEnd; j++) c[ci + i * ldc + j] += alpha * acc[i * 4 + j];
-  }
-}
-
-/** `micro` on the wasm SIMD kernel: the tile is computed there, then added to C as `micro` adds it. */
-function microWasm(
-  K: number, _ap: Float64Array, ia0: number, _bp: Float64Array, ib0: number, alpha: number, c: Float64Array, ci: number,
-  ldc: number, partial: boolean, mValid: number, nValid: number, band: number,
-): void {
-  const w = wasm!;
-  w.micro(K, w.aOff + 8 * ia0, w.bOff + 8 * ib0, w.outOff);
-  if (partial) addTile(w.out, alpha, c, ci, ldc, mValid, nValid, band);
-  else addTile(w.out, alpha, c, ci, ldc, MR, NR, NR);
+  const o = f64;
+  o[out] = c00; o[out + 1] = c01; o[out + 2] = c02; o[out + 3] = c03;
+  o[out + 4] = c10; o[out + 5] = c11; o[out + 6] = c12; o[out + 7] = c13;
+  o[out + 8] = c20; o[out + 9] = c21; o[out + 10] = c22; o[out + 11] = c23;
+  o[out + 12] = c30; o[out + 13] = c31; o[out + 14] = c32; o[out + 15] = c33;
 }
 
 /**
@@ -273,4 +375,17 @@ export function rankOneRowsF64(
     const o = q * wLd;
     for (let k = k0; k < k1; k++) w[o + k] -= ev * u[uOff + k];
   }
+}
+
+/**
+ * Starts the host threads for the current setting and resolves with how many are ready (the calling thread included)
+ * once every worker has compiled its kernel, or after `timeoutMs`. For tests and benchmarks: gemm never waits for a
+ * worker to start (until it is ready, the calling thread does its share).
+ */
+export async function hostThreadsReady(timeoutMs = 10_000): Promise<number> {
+  const tm = currentTeam();
+  if (tm === null) return 1;
+  const deadline = Date.now() + timeoutMs;
+  while (tm.readyWorkers() < tm.threads - 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  return tm.readyWorkers() + 1;
 }

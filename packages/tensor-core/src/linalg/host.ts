@@ -7,7 +7,7 @@
  */
 import { gemm } from './gemm.js';
 
-/** Default panel width of the blocked host algorithms (measured best of 64 ... 192 on V8 at n = 2048): wide enough that the gemm calls dominate, narrow enough that the unblocked diagonal work stays small. */
+/** Largest block the host algorithms handle unblocked (Cholesky and triangular inverse recurse down to it; LAUUM and the solves use it as their panel width): measured best of 64 ... 192 on V8 at n = 2048. */
 export const HOST_BLOCK = 128;
 
 /** Thrown by the host kernels at a non-positive (or zero, for solves) pivot; the public API turns it into a SiftError. */
@@ -26,22 +26,36 @@ export class PivotError extends Error {
 
 /**
  * In-place Cholesky A = L Lᵀ of the [n, n] row-major SPD matrix `a` (only its lower triangle is read). On return the
- * lower triangle holds L; the strict upper triangle is left as it was (call `zeroUpper`). Right-looking blocked:
- * factor the diagonal block, solve the panel below it, update the trailing lower triangle with gemm.
- * Throws `PivotError` at the first pivot that is not > 0 (or not finite).
+ * lower triangle holds L; the strict upper triangle is left as it was (call `zeroUpper`). Recursive (Gustavson,
+ * "Recursive leads to automatic variable blocking", IBM J. Res. Dev. 1997): factor A11, solve L21 L11ᵀ = A21, update
+ * A22 −= L21 L21ᵀ (one gemm of depth n/2), factor A22; blocks of at most `nb` are factored unblocked. The big gemms
+ * pack and add back their operands once per n/2 steps of depth instead of once per `nb`, which keeps the threaded
+ * gemm's serial part small. Throws `PivotError` at the first pivot that is not > 0 (or not finite).
  */
 export function potrf(a: Float64Array, n: number, nb: number = HOST_BLOCK): void {
-  for (let k0 = 0; k0 < n; k0 += nb) {
-    const kb = Math.min(nb, n - k0);
-    potf2(a, n, k0, kb);
-    const r0 = k0 + kb;
-    const m = n - r0;
-    if (m === 0) break;
-    trsmPanelRightLowerT(a, n, k0, 0, kb, r0, m);
-    // A22 -= L21 L21ᵀ, lower triangle only.
-    const l21 = { data: a, off: r0 * n + k0, ld: n };
-    gemm(m, m, kb, -1, { ...l21, trans: false }, { ...l21, trans: true }, 1, { data: a, off: r0 * n + r0, ld: n }, { cLowerFrom: 0 });
+  potrfAt(a, n, 0, n, nb);
+}
+
+/** Cholesky of the diagonal block a[k0:k0+s, k0:k0+s] (leading dimension n), recursively. */
+function potrfAt(a: Float64Array, n: number, k0: number, s: number, nb: number): void {
+  if (s <= nb) {
+    potf2(a, n, k0, s);
+    return;
   }
+  const h = halfSplit(s);
+  potrfAt(a, n, k0, h, nb);
+  const r0 = k0 + h;
+  const m = s - h;
+  trsmPanelRightLowerT(a, n, k0, 0, h, r0, m);
+  // A22 -= L21 L21ᵀ, lower triangle only.
+  const l21 = { data: a, off: r0 * n + k0, ld: n };
+  gemm(m, m, h, -1, { ...l21, trans: false }, { ...l21, trans: true }, 1, { data: a, off: r0 * n + r0, ld: n }, { cLowerFrom: 0 });
+  potrfAt(a, n, r0, m, nb);
+}
+
+/** The split point of a recursive step on s > 4 rows: about half, a multiple of 4 (the gemm tile). */
+function halfSplit(s: number): number {
+  return Math.max(4, (s >> 1) & ~3);
 }
 
 /** Unblocked Cholesky (Cholesky–Banachiewicz, row by row) of the diagonal block a[k0:k0+kb, k0:k0+kb]. */
@@ -108,26 +122,34 @@ export function mirrorLower(a: Float64Array | Float32Array, n: number): void {
 }
 
 /**
- * In-place inverse of the lower triangular [n, n] matrix in `a`'s lower triangle (LAPACK dtrtri, lower, blocked):
- * block columns from the last to the first, X21 = -X22 · L21 · X11 with two gemm calls that skip the zero triangles.
- * Reads and writes the lower triangle only. `L` must have a non-zero diagonal (a Cholesky factor has).
+ * In-place inverse of the lower triangular [n, n] matrix in `a`'s lower triangle (LAPACK dtrtri, lower), recursive:
+ * invert L11 and L22, then X21 = −X22 · L21 · X11 with two gemm calls that skip the zero triangles; blocks of at most
+ * `nb` are inverted unblocked. Reads and writes the lower triangle only. `L` must have a non-zero diagonal (a
+ * Cholesky factor has).
  */
 export function trtriLower(a: Float64Array, n: number, nb: number = HOST_BLOCK): void {
   if (n === 0) return;
-  const tmp = new Float64Array(Math.max(0, n - 1) * nb);
-  for (let j0 = Math.floor((n - 1) / nb) * nb; j0 >= 0; j0 -= nb) {
-    const jb = Math.min(nb, n - j0);
-    trti2Lower(a, n, j0, jb);
-    const r0 = j0 + jb;
-    const m = n - r0;
-    if (m === 0) continue;
-    // tmp [m, jb] = X22 [m, m] (lower) · L21 [m, jb]
-    gemm(m, jb, m, 1, { data: a, off: r0 * n + r0, ld: n, trans: false }, { data: a, off: r0 * n + j0, ld: n, trans: false },
-      0, { data: tmp, off: 0, ld: jb }, { aTri: 'lower' });
-    // X21 = -tmp · X11 (X11 lower)
-    gemm(m, jb, jb, -1, { data: tmp, off: 0, ld: jb, trans: false }, { data: a, off: j0 * n + j0, ld: n, trans: false },
-      0, { data: a, off: r0 * n + j0, ld: n }, { bTri: 'lower' });
+  const h = n > nb ? halfSplit(n) : 0;
+  trtriAt(a, n, 0, n, nb, new Float64Array((n - h) * h));
+}
+
+/** Inverse of the lower triangular diagonal block a[j0:j0+s, j0:j0+s] (leading dimension n); `tmp` holds >= (s − h)·h. */
+function trtriAt(a: Float64Array, n: number, j0: number, s: number, nb: number, tmp: Float64Array): void {
+  if (s <= nb) {
+    trti2Lower(a, n, j0, s);
+    return;
   }
+  const h = halfSplit(s);
+  const r0 = j0 + h;
+  const m = s - h;
+  trtriAt(a, n, j0, h, nb, tmp);
+  trtriAt(a, n, r0, m, nb, tmp);
+  // tmp [m, h] = X22 [m, m] (lower) · L21 [m, h]
+  gemm(m, h, m, 1, { data: a, off: r0 * n + r0, ld: n, trans: false }, { data: a, off: r0 * n + j0, ld: n, trans: false },
+    0, { data: tmp, off: 0, ld: h }, { aTri: 'lower' });
+  // X21 = -tmp · X11 (X11 lower)
+  gemm(m, h, h, -1, { data: tmp, off: 0, ld: h, trans: false }, { data: a, off: j0 * n + j0, ld: n, trans: false },
+    0, { data: a, off: r0 * n + j0, ld: n }, { bTri: 'lower' });
 }
 
 /** Unblocked inverse of the lower triangular diagonal block a[j0:j0+jb, j0:j0+jb], in place. */

@@ -7,7 +7,7 @@ export {
   cholesky, choleskyAsync, spdInverse, spdInverseAsync, choleskyInverseUpper, choleskyInverseUpperAsync,
 } from './spd.js';
 export { triangularSolve, triangularSolveAsync, type RightHandSide } from './triangular.js';
-export { gemm as gemmF64, rankOneRowsF64, type View as F64View, type Operand as F64Operand, type GemmStructure as F64GemmStructure } from './gemm.js';
+export { gemm as gemmF64, rankOneRowsF64, setHostThreads, type View as F64View, type Operand as F64Operand, type GemmStructure as F64GemmStructure } from './gemm.js';
 export { fixDeadInputs, zeroColumns, type DeadInputs } from './dead-inputs.js';
 export {
   LINALG_DEFAULTS, TRIANGULAR_SOLVE_DEFAULTS, type LinalgOptions, type TriangularSolveOptions, type LinalgPrecision,
