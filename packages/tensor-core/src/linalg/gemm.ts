@@ -85,8 +85,13 @@ let useWasm = wasm !== null;
 let team: GemmTeam | null = null;
 let threadsWanted = defaultThreads();
 
+/** Whether the kernel's memory is shared (browsers without cross-origin isolation have no SharedArrayBuffer at all). */
+function sharedKernel(): boolean {
+  return wasm !== null && typeof SharedArrayBuffer === 'function' && wasm.memory.buffer instanceof SharedArrayBuffer;
+}
+
 function defaultThreads(): number {
-  return wasm !== null && wasm.memory.buffer instanceof SharedArrayBuffer ? Math.min(availableCores(), 8) : 1;
+  return sharedKernel() ? Math.min(availableCores(), 8) : 1;
 }
 
 /**
@@ -114,7 +119,7 @@ export function setHostThreads(threads: number | 'auto'): number {
     throw new RangeError(`setHostThreads: threads must be a positive integer or 'auto', got ${String(threads)}`);
   }
   const n = threads === 'auto' ? defaultThreads() : Math.min(threads, 16);
-  threadsWanted = wasm !== null && wasm.memory.buffer instanceof SharedArrayBuffer ? n : 1;
+  threadsWanted = sharedKernel() ? n : 1;
   if (team !== null && team.threads !== threadsWanted) {
     team.terminate();
     team = null;
