@@ -86,9 +86,10 @@ export interface InitBackendOptions {
    */
   fastBatchMatMul?: boolean;
   /**
-   * wasm only: replace tfjs-backend-wasm's `Slice` kernel with Sift's (`installWasmSlice`), which copies only the
-   * selected elements; the original first copies the whole input out of the wasm heap (64 MB to cut a [4096, 128]
-   * block from a [4096, 4096] matrix). Bit-identical results. Default true; false restores tfjs's kernel.
+   * wasm only: replace tfjs-backend-wasm's `Slice`, `Unpack` and `SplitV` kernels with Sift's (`installWasmSlice`),
+   * which copy only the selected elements; the originals first copy the whole input out of the wasm heap, once per
+   * piece (64 MB to cut a [4096, 128] block from a [4096, 4096] matrix; T copies to unstack T steps). Bit-identical
+   * results. Default true; false restores tfjs's kernels.
    */
   fastSlice?: boolean;
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../init.js';
 import { installWasmSlice, sliceInto, uninstallWasmSlice, wasmSliceInstalled } from './wasm-slice.js';
 import { kernelInstallTests, tensor, values } from './test-data.js';
 
@@ -101,5 +102,64 @@ describe('wasm Slice (Sift kernel)', () => {
     expect(() => tf.slice(x, [2, 0], [3, 4])).toThrow(/begin \[2, 0\] \+ size \[3, 4\] is outside the input shape \[4, 4\] at axis 0/);
     expect(tf.memory().numTensors).toBe(tensors);
     x.dispose();
+  });
+});
+
+describe('wasm Unpack and SplitV (Sift kernels on the same slice)', () => {
+  const shapes: number[][] = [[5], [6, 9], [4, 5, 6], [3, 4, 7, 2]];
+  beforeAll(async () => {
+    expect((await initBackend({ prefer: ['wasm'], threads: 1 })).name).toBe('wasm');
+    expect(wasmSliceInstalled()).toBe(true);
+  });
+
+  it('tf.unstack and tf.split are bit-identical to tfjs\'s kernels on every axis, for float32, int32 and bool', () => {
+    for (const shape of shapes) {
+      const f = tensor(shape, 13);
+      const i = tf.cast(tf.mul(f, 1000), 'int32');
+      const b = tf.greater(f, 0);
+      for (const x of [f, i, b]) {
+        for (let axis = -shape.length; axis < shape.length; axis++) {
+          const label = `${JSON.stringify(shape)} axis ${axis} ${x.dtype}`;
+          const n = shape[axis < 0 ? axis + shape.length : axis];
+          const sizes = n >= 3 ? [1, n - 3, 2] : [n];
+          const run = (): tf.Tensor[] => [...tf.unstack(x, axis), ...tf.split(x, sizes, axis), ...tf.split(x, 1, axis)];
+          const fast = run();
+          uninstallWasmSlice();
+          const orig = run();
+          installWasmSlice();
+          expect(fast.length, label).toBe(orig.length);
+          fast.forEach((t, k) => {
+            expect(t.shape, label).toEqual(orig[k].shape);
+            expect(t.dtype, label).toBe(orig[k].dtype);
+            expect(Array.from(t.dataSync()), `${label} piece ${k}`).toEqual(Array.from(orig[k].dataSync()));
+          });
+          tf.dispose([...fast, ...orig]);
+        }
+      }
+      tf.dispose([f, i, b]);
+    }
+  });
+
+  it('gradients through unstack and split equal tfjs\'s, and repeated calls leave nothing behind', () => {
+    const x = tensor([6, 4, 5], 17);
+    const loss = (t: tf.Tensor): tf.Scalar => {
+      const steps = tf.unstack(t, 1);
+      const [a, , c] = tf.split(t, [2, 1, 3], 0);
+      return tf.add(tf.sum(tf.square(tf.mul(steps[1], steps[3]))), tf.sum(tf.mul(a, tf.slice(c, [0, 0, 0], [2, 4, 5])))) as tf.Scalar;
+    };
+    const g = tf.grad(loss)(x);
+    uninstallWasmSlice();
+    const r = tf.grad(loss)(x);
+    installWasmSlice();
+    expect(Array.from(g.dataSync())).toEqual(Array.from(r.dataSync()));
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const once = (): void => { tf.dispose([...tf.unstack(x, 2), ...tf.split(x, 3, 0)]); };
+    once();
+    const tensors = tf.memory().numTensors;
+    const buffers = backend.numDataIds();
+    for (let k = 0; k < 3; k++) once();
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(backend.numDataIds()).toBe(buffers);
+    tf.dispose([x, g, r]);
   });
 });
