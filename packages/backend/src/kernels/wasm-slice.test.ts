@@ -145,7 +145,7 @@ describe('wasm Unpack and SplitV (Sift kernels on the same slice)', () => {
     const loss = (t: tf.Tensor): tf.Scalar => {
       const steps = tf.unstack(t, 1);
       const [a, , c] = tf.split(t, [2, 1, 3], 0);
-      return tf.add(tf.sum(tf.square(tf.mul(steps[1], steps[3]))), tf.sum(tf.mul(a, tf.slice(c, [0, 0, 0], [2, 4, 5])))) as tf.Scalar;
+      return tf.add<tf.Scalar>(tf.sum(tf.square(tf.mul(steps[1], steps[3]))), tf.sum(tf.mul(a, tf.slice(c, [0, 0, 0], [2, 4, 5]))));
     };
     const g = tf.grad(loss)(x);
     uninstallWasmSlice();

@@ -133,7 +133,7 @@ function fastSplit(original: (args: SplitArgs) => tf.TensorInfo[]): (args: Split
     const { x } = args.inputs;
     if (x.dtype === 'string') return original(args);
     const axis = tf.util.parseAxisParam(args.attrs.axis, x.shape)[0];
-    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, args.attrs.numOrSizeSplits, axis);
+    const sizes = tf.backend_util.prepareSplitSize(x, args.attrs.numOrSizeSplits, axis);
     const begin = new Array<number>(x.shape.length).fill(0);
     return sizes.map((s) => {
       const size = x.shape.slice();
