@@ -24,8 +24,8 @@ function salientArray(salient: tf.Tensor2D | undefined, rows: number, cols: numb
 }
 
 function toTensor(keep: Uint8Array, salient: Uint8Array | null, rows: number, cols: number): tf.Tensor2D {
-  const f = new Float32Array(keep.length);
-  for (let i = 0; i < f.length; i++) f[i] = keep[i] === 1 || salient?.[i] === 1 ? 1 : 0;
+  const f = new Float32Array(keep); // 0/1 as float32 (a native conversion; a loop with `salient?.[i]` took 8 ns per entry)
+  if (salient !== null) for (let i = 0; i < f.length; i++) if (salient[i] === 1) f[i] = 1;
   return tf.tensor2d(f, [rows, cols]);
 }
 
