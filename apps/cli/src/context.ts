@@ -1,5 +1,6 @@
 import { initBackend, type BackendInfo, type BackendName } from '@sift/backend';
 import type { Command } from 'commander';
+import { setHostThreads } from '@sift/tensor-core';
 import { UsageError } from './config.js';
 import type { Output } from './ui/output.js';
 import { createProgress, type Progress } from './ui/progress.js';
@@ -16,7 +17,7 @@ export interface GlobalOptions {
   quiet: boolean;
   /** Print the stack trace of an error. */
   verbose: boolean;
-  /** wasm threads (default: all cores). */
+  /** wasm threads and host linear-algebra threads (default: all cores). */
   threads?: number;
   /** Config file (JSON or YAML). */
   config?: string;
@@ -63,6 +64,8 @@ export function createContext(program: Command, io: Output, setExit: (code: numb
       const opts: Parameters<typeof initBackend>[0] = {};
       if (g.backend !== 'auto') opts.prefer = [g.backend];
       if (g.threads !== undefined) (opts as { threads?: number }).threads = g.threads;
+      // The host float64 linear algebra (SparseGPT's and GPTQ's H⁻¹ and block updates) follows --threads too.
+      setHostThreads(g.threads ?? 'auto');
       const info = await initBackend(opts);
       if (!quiet()) {
         io.err(`backend: ${info.name} (${info.device})`);
@@ -83,7 +86,7 @@ export function addGlobalOptions(program: Command): Command {
       return v;
     }, 'auto')
     .option('--seed <n>', 'seed for everything random', parseIntOption('--seed'), 0)
-    .option('--threads <n>', 'wasm threads (default: all cores)', parseIntOption('--threads'))
+    .option('--threads <n>', 'wasm and host linear-algebra threads (default: all cores)', parseIntOption('--threads'))
     .option('--json', 'print machine-readable JSON on stdout', false)
     .option('--quiet', 'no progress bars or informational lines', false)
     .option('--verbose', 'print stack traces of errors', false)
