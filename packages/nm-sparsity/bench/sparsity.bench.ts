@@ -135,7 +135,7 @@ export default async function bench(): Promise<BenchRow[]> {
   }, { warmup: 3, repeats });
   tf.dispose([wt, mask, maskedT, xt]);
   const gflop = (2 * R * C) / 1e9;
-  const name = `packed 8:16 matvec ${R}x${C} (50% zeros; 8.875 vs 32 bits/weight read)`;
+  const name = `packed 8:16 matvec ${R}x${C} (50% zeros; float32 values: 16.875 vs 32 bits/weight read)`;
   rows.push({ name, value: gflop / (packedMs / 1000), unit: 'GFLOP/s dense-equiv', reference: 'dense float32 matvec, plain JS loop', referenceValue: gflop / (denseMs / 1000), higherIsBetter: true });
   rows.push({ name, value: gflop / (packedMs / 1000), unit: 'GFLOP/s dense-equiv', reference: `dense tfjs ${info.name} matMul [${R},${C}]x[${C},1]`, referenceValue: gflop / (tfMs / 1000), higherIsBetter: true });
   rows.push({ name, value: gflop / (packedMs / 1000), unit: 'GFLOP/s dense-equiv', reference: `${refNote}, dense torch.mv`, referenceValue: 'error' in ref || ref.matvec === null ? Number.NaN : gflop / ref.matvec.seconds, higherIsBetter: true });

@@ -70,20 +70,43 @@ const BYTES = LIST_BYTE + 16 * MAX_TILES;
 const PAGES = Math.ceil(BYTES / 65536);
 
 // The wasm SIMD kernel where the runtime has one (bit-identical to `microJs` below, 5-7x faster), on shared memory
-// where worker threads can join in. Everything is module state: gemm is synchronous and not reentrant.
-const wasm: WasmTiles | null = createWasmTiles(PAGES, teamsSupported()) ?? createWasmTiles(PAGES, false);
-const heap = wasm?.memory.buffer ?? new ArrayBuffer(PAGES * 65536);
-const f64 = new Float64Array(heap);
-const list = new Int32Array(heap, LIST_BYTE, 4 * MAX_TILES);
+// where worker threads can join in, and the tile list's bookkeeping: ~19 MB in all, made on the first gemm (`init`),
+// not on import. Everything is module state: gemm is synchronous and not reentrant.
+let initialized = false;
+let wasm: WasmTiles | null = null;
+let f64 = new Float64Array(0);
+let list = new Int32Array(0);
 // Per tile, for adding it into C: its first element's index in C, and (partial tiles) rows, columns and band.
-const tileC = new Int32Array(MAX_TILES);
-const tileRows = new Int32Array(MAX_TILES);
-const tileCols = new Int32Array(MAX_TILES);
-const tileBand = new Int32Array(MAX_TILES);
-const tileWork = new Float64Array(MAX_TILES);
-let useWasm = wasm !== null;
+let tileC = new Int32Array(0);
+let tileRows = new Int32Array(0);
+let tileCols = new Int32Array(0);
+let tileBand = new Int32Array(0);
+let tileWork = new Float64Array(0);
+let useWasm = true;
 let team: GemmTeam | null = null;
-let threadsWanted = defaultThreads();
+let threadsWanted: number | 'auto' = 'auto';
+
+function init(): void {
+  if (initialized) return;
+  initialized = true;
+  wasm = createWasmTiles(PAGES, teamsSupported()) ?? createWasmTiles(PAGES, false);
+  const heap = wasm?.memory.buffer ?? new ArrayBuffer(PAGES * 65536);
+  f64 = new Float64Array(heap);
+  list = new Int32Array(heap, LIST_BYTE, 4 * MAX_TILES);
+  tileC = new Int32Array(MAX_TILES);
+  tileRows = new Int32Array(MAX_TILES);
+  tileCols = new Int32Array(MAX_TILES);
+  tileBand = new Int32Array(MAX_TILES);
+  tileWork = new Float64Array(MAX_TILES);
+  useWasm = useWasm && wasm !== null;
+}
+
+/** The thread count in effect ('auto' resolved). */
+function threadsNow(): number {
+  init();
+  if (!sharedKernel()) return 1;
+  return threadsWanted === 'auto' ? defaultThreads() : threadsWanted;
+}
 
 /** Whether the kernel's memory is shared (browsers without cross-origin isolation have no SharedArrayBuffer at all). */
 function sharedKernel(): boolean {
@@ -100,6 +123,7 @@ function defaultThreads(): number {
  * missing). Results are bit-identical either way; this exists for tests and benchmarks.
  */
 export function setGemmKernel(kernel: 'wasm' | 'js'): 'wasm' | 'js' {
+  init();
   useWasm = kernel === 'wasm' && wasm !== null;
   return useWasm ? 'wasm' : 'js';
 }
@@ -118,21 +142,22 @@ export function setHostThreads(threads: number | 'auto'): number {
   if (threads !== 'auto' && (!Number.isInteger(threads) || threads < 1)) {
     throw new RangeError(`setHostThreads: threads must be a positive integer or 'auto', got ${String(threads)}`);
   }
-  const n = threads === 'auto' ? defaultThreads() : Math.min(threads, 16);
-  threadsWanted = sharedKernel() ? n : 1;
-  if (team !== null && team.threads !== threadsWanted) {
+  threadsWanted = threads === 'auto' ? 'auto' : Math.min(threads, 16);
+  const n = threadsNow();
+  if (team !== null && team.threads !== n) {
     team.terminate();
     team = null;
   }
-  return threadsWanted;
+  return n;
 }
 
 /** The team for the current setting (started on first use), or null for one thread. */
 function currentTeam(): GemmTeam | null {
-  if (threadsWanted < 2 || wasm === null || !useWasm) return null;
+  const n = threadsNow();
+  if (n < 2 || wasm === null || !useWasm) return null;
   if (team === null) {
     try {
-      team = new GemmTeam(wasm.memory, wasm.bytes, threadsWanted, wasm.tiles);
+      team = new GemmTeam(wasm.memory, wasm.bytes, n, wasm.tiles);
     } catch {
       threadsWanted = 1; // no worker_threads after all: stay on this thread
       return null;
@@ -154,6 +179,14 @@ export function gemm(
 ): void {
   const lowerFrom = s.cLowerFrom;
   const cd = c.data;
+  init();
+  // Local aliases: module-level `let`s cost a context load and a hole check on every access in the loops below.
+  const lst = list;
+  const tC = tileC;
+  const tRows = tileRows;
+  const tCols = tileCols;
+  const tBand = tileBand;
+  const tWork = tileWork;
   if (beta === 0) {
     for (let i = 0; i < m; i++) {
       const jEnd = lowerFrom === undefined ? n : Math.min(n, i + lowerFrom + 1);
@@ -195,16 +228,16 @@ export function gemm(
               const mValid = Math.min(MR, m - i0);
               const partial = mValid < MR || nValid < NR || (lowerFrom !== undefined && j0 + NR - 1 > i0 + lowerFrom);
               const q = 4 * count;
-              list[q] = pHi - pLo;
-              list[q + 1] = 8 * (aBase + ir * kc + (pLo - pc) * MR);
-              list[q + 2] = 8 * (B_AT + jr * kc + (pLo - pc) * NR);
-              list[q + 3] = 8 * (OUT_AT + 16 * count);
-              tileC[count] = c.off + i0 * c.ld + j0;
-              tileRows[count] = partial ? mValid : -1;
-              tileCols[count] = nValid;
-              tileBand[count] = lowerFrom === undefined ? NR : i0 + lowerFrom - j0;
+              lst[q] = pHi - pLo;
+              lst[q + 1] = 8 * (aBase + ir * kc + (pLo - pc) * MR);
+              lst[q + 2] = 8 * (B_AT + jr * kc + (pLo - pc) * NR);
+              lst[q + 3] = 8 * (OUT_AT + 16 * count);
+              tC[count] = c.off + i0 * c.ld + j0;
+              tRows[count] = partial ? mValid : -1;
+              tCols[count] = nValid;
+              tBand[count] = lowerFrom === undefined ? NR : i0 + lowerFrom - j0;
               work += pHi - pLo;
-              tileWork[count] = work;
+              tWork[count] = work;
               count++;
             }
           }
@@ -220,9 +253,10 @@ export function gemm(
 /** Computes the listed tiles' outputs: on the wasm kernel (split between threads when worth it) or in JavaScript. */
 function runTiles(count: number, work: number): void {
   if (!useWasm || wasm === null) {
+    const lst = list;
     for (let t = 0; t < count; t++) {
       const q = 4 * t;
-      microJs(list[q], list[q + 1] >> 3, list[q + 2] >> 3, list[q + 3] >> 3);
+      microJs(lst[q], lst[q + 1] >> 3, lst[q + 2] >> 3, lst[q + 3] >> 3);
     }
     return;
   }
@@ -233,26 +267,31 @@ function runTiles(count: number, work: number): void {
 
 /** C += alpha · tile for every listed tile (partial tiles: only their valid rows, columns and band). */
 function addTiles(count: number, alpha: number, cd: Float64Array, ldc: number): void {
+  const out = f64;
+  const tC = tileC;
+  const tRows = tileRows;
+  const tCols = tileCols;
+  const tBand = tileBand;
   for (let t = 0; t < count; t++) {
     const o = OUT_AT + 16 * t;
-    const ci = tileC[t];
-    if (tileRows[t] < 0) {
+    const ci = tC[t];
+    if (tRows[t] < 0) {
       let r = ci;
-      cd[r] += alpha * f64[o]; cd[r + 1] += alpha * f64[o + 1]; cd[r + 2] += alpha * f64[o + 2]; cd[r + 3] += alpha * f64[o + 3];
+      cd[r] += alpha * out[o]; cd[r + 1] += alpha * out[o + 1]; cd[r + 2] += alpha * out[o + 2]; cd[r + 3] += alpha * out[o + 3];
       r += ldc;
-      cd[r] += alpha * f64[o + 4]; cd[r + 1] += alpha * f64[o + 5]; cd[r + 2] += alpha * f64[o + 6]; cd[r + 3] += alpha * f64[o + 7];
+      cd[r] += alpha * out[o + 4]; cd[r + 1] += alpha * out[o + 5]; cd[r + 2] += alpha * out[o + 6]; cd[r + 3] += alpha * out[o + 7];
       r += ldc;
-      cd[r] += alpha * f64[o + 8]; cd[r + 1] += alpha * f64[o + 9]; cd[r + 2] += alpha * f64[o + 10]; cd[r + 3] += alpha * f64[o + 11];
+      cd[r] += alpha * out[o + 8]; cd[r + 1] += alpha * out[o + 9]; cd[r + 2] += alpha * out[o + 10]; cd[r + 3] += alpha * out[o + 11];
       r += ldc;
-      cd[r] += alpha * f64[o + 12]; cd[r + 1] += alpha * f64[o + 13]; cd[r + 2] += alpha * f64[o + 14]; cd[r + 3] += alpha * f64[o + 15];
+      cd[r] += alpha * out[o + 12]; cd[r + 1] += alpha * out[o + 13]; cd[r + 2] += alpha * out[o + 14]; cd[r + 3] += alpha * out[o + 15];
       continue;
     }
-    const mValid = tileRows[t];
-    const nValid = tileCols[t];
-    const band = tileBand[t];
+    const mValid = tRows[t];
+    const nValid = tCols[t];
+    const band = tBand[t];
     for (let i = 0; i < mValid; i++) {
       const jEnd = Math.min(nValid, i + band + 1);
-      for (let j = 0; j < jEnd; j++) cd[ci + i * ldc + j] += alpha * f64[o + i * 4 + j];
+      for (let j = 0; j < jEnd; j++) cd[ci + i * ldc + j] += alpha * out[o + i * 4 + j];
     }
   }
 }
@@ -260,12 +299,13 @@ function addTiles(count: number, alpha: number, cd: Float64Array, ldc: number): 
 /** Packs op(A)[ic:ic+mc, pc:pc+kc] as MR-row micro-panels from f64[at], p-major inside each: f64[at + ir*kc + p*MR + r]. */
 function packPanelA(a: Operand, ic: number, mc: number, pc: number, kc: number, tri: 'lower' | 'upper' | undefined, at: number): void {
   const d = a.data;
+  const buf = f64;
   for (let ir = 0; ir < mc; ir += MR) {
     const base = at + ir * kc;
     for (let r = 0; r < MR; r++) {
       const i = ic + ir + r;
       if (ir + r >= mc) {
-        for (let p = 0; p < kc; p++) f64[base + p * MR + r] = 0;
+        for (let p = 0; p < kc; p++) buf[base + p * MR + r] = 0;
         continue;
       }
       // Non-zero p range of row i (structure), relative to pc.
@@ -273,15 +313,15 @@ function packPanelA(a: Operand, ic: number, mc: number, pc: number, kc: number, 
       let hi = kc;
       if (tri === 'lower') hi = Math.max(0, Math.min(kc, i - pc + 1));
       else if (tri === 'upper') lo = Math.min(kc, Math.max(0, i - pc));
-      for (let p = 0; p < lo; p++) f64[base + p * MR + r] = 0;
+      for (let p = 0; p < lo; p++) buf[base + p * MR + r] = 0;
       if (a.trans) {
         let src = a.off + (pc + lo) * a.ld + i;
-        for (let p = lo; p < hi; p++, src += a.ld) f64[base + p * MR + r] = d[src];
+        for (let p = lo; p < hi; p++, src += a.ld) buf[base + p * MR + r] = d[src];
       } else {
         const src = a.off + i * a.ld + pc;
-        for (let p = lo; p < hi; p++) f64[base + p * MR + r] = d[src + p];
+        for (let p = lo; p < hi; p++) buf[base + p * MR + r] = d[src + p];
       }
-      for (let p = hi; p < kc; p++) f64[base + p * MR + r] = 0;
+      for (let p = hi; p < kc; p++) buf[base + p * MR + r] = 0;
     }
   }
 }
@@ -289,12 +329,13 @@ function packPanelA(a: Operand, ic: number, mc: number, pc: number, kc: number, 
 /** Packs op(B)[pc:pc+kc, jc:jc+nc] as NR-column micro-panels: f64[B_AT + jr*kc + p*NR + c]. */
 function packPanelB(b: Operand, pc: number, kc: number, jc: number, nc: number, tri: 'lower' | 'upper' | undefined): void {
   const d = b.data;
+  const buf = f64;
   for (let jr = 0; jr < nc; jr += NR) {
     const base = B_AT + jr * kc;
     for (let cc = 0; cc < NR; cc++) {
       const j = jc + jr + cc;
       if (jr + cc >= nc) {
-        for (let p = 0; p < kc; p++) f64[base + p * NR + cc] = 0;
+        for (let p = 0; p < kc; p++) buf[base + p * NR + cc] = 0;
         continue;
       }
       // op(B)[p, j] non-zero for p in [lo, hi) relative to pc.
@@ -302,15 +343,15 @@ function packPanelB(b: Operand, pc: number, kc: number, jc: number, nc: number, 
       let hi = kc;
       if (tri === 'lower') lo = Math.min(kc, Math.max(0, j - pc));
       else if (tri === 'upper') hi = Math.max(0, Math.min(kc, j - pc + 1));
-      for (let p = 0; p < lo; p++) f64[base + p * NR + cc] = 0;
+      for (let p = 0; p < lo; p++) buf[base + p * NR + cc] = 0;
       if (b.trans) {
         const src = b.off + j * b.ld + pc;
-        for (let p = lo; p < hi; p++) f64[base + p * NR + cc] = d[src + p];
+        for (let p = lo; p < hi; p++) buf[base + p * NR + cc] = d[src + p];
       } else {
         let src = b.off + (pc + lo) * b.ld + j;
-        for (let p = lo; p < hi; p++, src += b.ld) f64[base + p * NR + cc] = d[src];
+        for (let p = lo; p < hi; p++, src += b.ld) buf[base + p * NR + cc] = d[src];
       }
-      for (let p = hi; p < kc; p++) f64[base + p * NR + cc] = 0;
+      for (let p = hi; p < kc; p++) buf[base + p * NR + cc] = 0;
     }
   }
 }
@@ -321,7 +362,7 @@ function packPanelB(b: Operand, pc: number, kc: number, jc: number, nc: number, 
  */
 function microJs(K: number, ia0: number, ib0: number, out: number): void {
   const ap = f64;
-  const bp = f64;
+  const bp = ap;
   let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
   let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
   let ia = ia0;
@@ -336,7 +377,7 @@ function microJs(K: number, ia0: number, ib0: number, out: number): void {
     ia += 4;
     ib += 4;
   }
-  const o = f64;
+  const o = ap;
   o[out] = c00; o[out + 1] = c01; o[out + 2] = c02; o[out + 3] = c03;
   o[out + 4] = c10; o[out + 5] = c11; o[out + 6] = c12; o[out + 7] = c13;
   o[out + 8] = c20; o[out + 9] = c21; o[out + 10] = c22; o[out + 11] = c23;
