@@ -40,25 +40,16 @@ const PYTHON = '/usr/bin/python3';
 let pythonReady: PythonResult<null> | undefined;
 
 /**
- * Makes sure Debian's Python with torch and numpy (and OpenBLAS) is there for same-run references, installing the
- * Debian packages with apt-get when they are missing and this process may (root, or passwordless sudo). Says why
- * when it cannot, instead of failing: the benchmark then reports its row without a reference.
+ * Whether Debian's Python with torch and numpy is there for same-run references. `pnpm bench` (tools/bench/run.mjs)
+ * installs the missing Debian packages with apt-get before any benchmark runs, or says why it could not; here a
+ * benchmark only checks, and reports its row without a reference when they are still missing.
  */
 export async function ensurePythonTorch(): Promise<PythonResult<null>> {
   if (pythonReady !== undefined) return pythonReady;
   const { spawnSync } = await import('node:child_process');
-  const probe = (): boolean => spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
-  if (probe()) return (pythonReady = { ok: true, value: null });
-  const pkgs = ['python3-torch', 'python3-numpy', 'libopenblas0-pthread'];
-  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const cmd = asRoot ? ['apt-get'] : ['sudo', '-n', 'apt-get'];
-  process.stderr.write(`bench: ${PYTHON} lacks torch/numpy; installing ${pkgs.join(' ')} with apt-get ...\n`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const update = spawnSync(cmd[0], [...cmd.slice(1), 'update', '-qq'], { stdio: 'inherit', env });
-  const install = update.status === 0 ? spawnSync(cmd[0], [...cmd.slice(1), 'install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env }) : update;
-  if (install.status === 0 && probe()) return (pythonReady = { ok: true, value: null });
-  const reason = `PyTorch reference unavailable: ${PYTHON} with torch/numpy is missing and apt-get install ${pkgs.join(' ')} ` +
-    `failed${install.error === undefined ? '' : ` (${install.error.message})`}; install them to get the reference column`;
+  if (spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0) return (pythonReady = { ok: true, value: null });
+  const reason = `PyTorch reference unavailable: ${PYTHON} lacks torch/numpy and \`pnpm bench\` could not install ` +
+    'python3-torch python3-numpy (see its first lines); install them to get the reference column';
   process.stderr.write(`bench: ${reason}\n`);
   return (pythonReady = { ok: false, reason });
 }

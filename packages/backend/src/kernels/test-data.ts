@@ -31,6 +31,20 @@ export function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): numb
 }
 
 /**
+ * Runs `once` (a warm-up: first allocations, kernel set-up), then three more times, and expects as many tensors and
+ * wasm buffers as after the warm-up: every temporary freed, nothing freed twice.
+ */
+export function expectNoGrowth(once: () => void): void {
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  once();
+  const tensors = tf.memory().numTensors;
+  const buffers = backend.numDataIds();
+  for (let r = 0; r < 3; r++) once();
+  expect(tf.memory().numTensors).toBe(tensors);
+  expect(backend.numDataIds()).toBe(buffers);
+}
+
+/**
  * The set-up both kernel suites share: wasm on one thread, and a test that `initBackend` installs the kernel and that
  * `{ [option]: false }` restores tfjs's own. Call inside the suite's `describe`.
  */

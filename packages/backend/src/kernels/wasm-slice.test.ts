@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../init.js';
 import { installWasmSlice, sliceInto, uninstallWasmSlice, wasmSliceInstalled } from './wasm-slice.js';
-import { kernelInstallTests, tensor, values } from './test-data.js';
+import { expectNoGrowth, kernelInstallTests, tensor, values } from './test-data.js';
 
 /** The naive reference: every output index mapped back to its input index. */
 function naiveSlice(src: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {
@@ -82,17 +82,10 @@ describe('wasm Slice (Sift kernel)', () => {
   });
 
   it('leaves no tensor and no wasm buffer behind across repeated calls', () => {
-    const backend = tf.backend() as unknown as { numDataIds(): number };
     const inputs = CASES.map(([shape]) => tensor(shape, 11));
-    const once = (): void => {
+    expectNoGrowth(() => {
       CASES.forEach(([, begin, size], k) => { tf.slice(inputs[k], begin, size).dispose(); });
-    };
-    once();
-    const tensors = tf.memory().numTensors;
-    const buffers = backend.numDataIds();
-    for (let r = 0; r < 3; r++) once();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backend.numDataIds()).toBe(buffers);
+    });
     tf.dispose(inputs);
   });
 
@@ -152,14 +145,7 @@ describe('wasm Unpack and SplitV (Sift kernels on the same slice)', () => {
     const r = tf.grad(loss)(x);
     installWasmSlice();
     expect(Array.from(g.dataSync())).toEqual(Array.from(r.dataSync()));
-    const backend = tf.backend() as unknown as { numDataIds(): number };
-    const once = (): void => { tf.dispose([...tf.unstack(x, 2), ...tf.split(x, 3, 0)]); };
-    once();
-    const tensors = tf.memory().numTensors;
-    const buffers = backend.numDataIds();
-    for (let k = 0; k < 3; k++) once();
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(backend.numDataIds()).toBe(buffers);
+    expectNoGrowth(() => { tf.dispose([...tf.unstack(x, 2), ...tf.split(x, 3, 0)]); });
     tf.dispose([x, g, r]);
   });
 });

@@ -67,8 +67,8 @@ const HOST_LAZY_MAX = 2 ** 28;
  * more accurate; beyond that, and on GPU backends above 2048, tensor-core picks by size ('auto').
  */
 function hinvPrecision(cols: number): 'float64' | 'auto' {
-  const cpu = tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
-  return cols <= (cpu ? 4096 : 2048) ? 'float64' : 'auto';
+  const backend = tf.getBackend();
+  return cols <= (backend === 'wasm' || backend === 'cpu' ? 4096 : 2048) ? 'float64' : 'auto';
 }
 
 /** Columns per sub-block of the in-block OBS updates (rounded to a multiple of M). */

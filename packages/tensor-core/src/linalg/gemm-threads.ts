@@ -43,7 +43,8 @@ export function teamsSupported(): boolean {
 const SEQ = 0;
 const LIST = 1;
 const RANGE = 2;
-const MAX_THREADS = 16;
+/** The most threads a team runs (the calling thread included). */
+export const MAX_THREADS = 16;
 const DONE = RANGE + 2 * MAX_THREADS;
 const READY = DONE + MAX_THREADS;
 const CTRL_LEN = READY + MAX_THREADS;
@@ -104,7 +105,7 @@ export class GemmTeam {
    * Runs the tiles [0, count) of the list at byte address `list`, split by work: `work[t]` is the cumulative work
    * (K steps) of tiles 0 … t. Returns when every tile is done.
    */
-  run(list: number, count: number, work: Int32Array | Float64Array): void {
+  run(list: number, count: number, work: Float64Array): void {
     const ready: number[] = [];
     for (let t = 1; t < this.threads; t++) if (Atomics.load(this.ctrl, READY + t) === 1) ready.push(t);
     const parts = ready.length + 1;

@@ -118,7 +118,7 @@ export function gemmKernelBytes(pages: number, shared: boolean): Uint8Array<Arra
     // import env.memory: limits flag 1 (min and max) or 3 (shared, min and max)
     ...section(2, [0x01, ...name('env'), ...name('memory'), 0x02, shared ? 0x03 : 0x01, ...leb(pages), ...leb(pages)]),
     ...section(3, [0x02, 0x00, 0x01]), // function 0 has type 0, function 1 type 1
-    ...section(7, [0x02, ...name('micro'), 0x00, 0x00, ...name('tiles'), 0x00, 0x01]),
+    ...section(7, [0x01, ...name('tiles'), 0x00, 0x01]), // micro stays internal: tiles calls it
     ...section(10, [0x02, ...leb(micro.length), ...micro, ...leb(tiles.length), ...tiles]),
   ]);
 }
@@ -129,7 +129,6 @@ export interface WasmTiles {
   /** The module's bytes (workers instantiate the same module on the same memory). */
   readonly bytes: Uint8Array<ArrayBuffer>;
   readonly tiles: TilesFn;
-  readonly micro: (k: number, a: number, b: number, out: number) => void;
 }
 
 /**
@@ -143,11 +142,7 @@ export function createWasmTiles(pages: number, shared: boolean): WasmTiles | nul
     if (!WebAssembly.validate(bytes)) return null;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    return {
-      memory, bytes,
-      tiles: instance.exports.tiles as TilesFn,
-      micro: instance.exports.micro as (k: number, a: number, b: number, out: number) => void,
-    };
+    return { memory, bytes, tiles: instance.exports.tiles as TilesFn };
   } catch {
     return null; // e.g. a content security policy without 'wasm-unsafe-eval'
   }

@@ -44,7 +44,7 @@ export interface GemmStructure {
 }
 
 import { type WasmTiles, createWasmTiles } from './gemm-wasm.js';
-import { GemmTeam, availableCores, teamsSupported } from './gemm-threads.js';
+import { GemmTeam, MAX_THREADS, availableCores, teamsSupported } from './gemm-threads.js';
 
 const MR = 4;
 const NR = 4;
@@ -142,7 +142,7 @@ export function setHostThreads(threads: number | 'auto'): number {
   if (threads !== 'auto' && (!Number.isInteger(threads) || threads < 1)) {
     throw new RangeError(`setHostThreads: threads must be a positive integer or 'auto', got ${String(threads)}`);
   }
-  threadsWanted = threads === 'auto' ? 'auto' : Math.min(threads, 16);
+  threadsWanted = threads === 'auto' ? 'auto' : Math.min(threads, MAX_THREADS);
   const n = threadsNow();
   if (team !== null && team.threads !== n) {
     team.terminate();
